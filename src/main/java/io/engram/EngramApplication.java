@@ -1,11 +1,24 @@
 package io.engram;
 
+import io.engram.bench.Benchmark;
+import io.engram.config.DjlConfig;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 
+/**
+ * Engram's one entry point. {@code java -jar engram.jar} serves the HTTP API;
+ * {@code java -jar engram.jar bench ...} runs the benchmark (see docs/PERFORMANCE.md).
+ */
 @SpringBootApplication
+@ConfigurationPropertiesScan
 public class EngramApplication {
-    public static void main(String[] args) {
+
+    public static void main(String[] args) throws Exception {
+        DjlConfig.forceOffline();
+        if (args.length > 0 && args[0].equals("bench")) {
+            System.exit(Benchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
         SpringApplication.run(EngramApplication.class, args);
     }
 }

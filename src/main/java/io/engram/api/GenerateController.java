@@ -1,0 +1,112 @@
+package io.engram.api;
+
+import io.engram.api.Dtos.DoneEvent;
+import io.engram.api.Dtos.GenerateRequest;
+import io.engram.api.Dtos.GenerateResponse;
+import io.engram.api.Dtos.LogprobView;
+import io.engram.api.Dtos.TokenEvent;
+import io.engram.config.EngramProperties;
+import io.engram.inference.GenerationService;
+import io.engram.inference.SampledToken;
+import io.engram.inference.SamplingParams;
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.springframework.http.MediaType;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
+
+/** {@code POST /v1/generate}: JSON, or Server-Sent Events with {@code "stream": true}. */
+@RestController
+public class GenerateController {
+
+    private final GenerationService generation;
+    private final EngramProperties props;
+
+    public GenerateController(GenerationService generation, EngramProperties props) {
+        this.generation = generation;
+        this.props = props;
+    }
+
+    @PostMapping(value = "/v1/generate")
+    public Object generate(@RequestBody GenerateRequest r) {
+        GenerationService.Request req = toRequest(r);
+        if (Boolean.TRUE.equals(r.stream())) return stream(generation.prepare(req), r.logprobs() != null);
+        GenerationService.Result res = generation.generate(req, (text, token) -> {});
+        return new GenerateResponse(res.model(), res.text(), res.tokens(), res.finishReason(),
+                res.logprobs() == null ? null : res.logprobs().stream().map(GenerateController::view).toList(),
+                res.stateId(), res.usage(), res.timings());
+    }
+
+    static GenerationService.Request toRequest(GenerateRequest r) {
+        SamplingParams sampling = new SamplingParams(
+                r.temperature() == null ? 1.0 : r.temperature(),
+                r.topP() == null ? 1.0 : r.topP(),
+                r.topK() == null ? 0 : r.topK(),
+                r.minP() == null ? 0.0 : r.minP(),
+                r.presencePenalty() == null ? 0.0 : r.presencePenalty(),
+                r.frequencyPenalty() == null ? 0.0 : r.frequencyPenalty(),
+                r.seed(),
+                r.logprobs() == null ? 0 : r.logprobs());
+        return new GenerationService.Request(r.model(), StatesController.refs(r.states()), r.prompt(),
+                r.promptTokens(), r.maxTokens(), sampling, r.stop(), r.logprobs() != null,
+                Boolean.TRUE.equals(r.saveState()));
+    }
+
+    private static LogprobView view(SampledToken t) {
+        return new LogprobView(t.token(), t.logprob(), t.top());
+    }
+
+    /** Streams tokens as they come; a client that goes away stops the generation within one step. */
+    private SseEmitter stream(GenerationService.Prepared prepared, boolean logprobs) {
+        SseEmitter emitter = new SseEmitter(props.scheduler().requestTimeout().toMillis() + 5_000);
+        AtomicBoolean gone = new AtomicBoolean();
+        emitter.onCompletion(() -> gone.set(true));
+        emitter.onTimeout(() -> gone.set(true));
+        emitter.onError(e -> gone.set(true));
+        GenerationService.Sink sink = new GenerationService.Sink() {
+            @Override
+            public void token(String text, SampledToken t) {
+                send(new TokenEvent(text, t.token(), logprobs ? t.logprob() : null, logprobs ? t.top() : null), "token");
+            }
+
+            @Override
+            public void tail(String text) {
+                send(new TokenEvent(text, null, null, null), "token");
+            }
+
+            @Override
+            public boolean cancelled() {
+                return gone.get();
+            }
+
+            private void send(Object data, String name) {
+                if (gone.get()) return;
+                try {
+                    emitter.send(SseEmitter.event().name(name).data(data, MediaType.APPLICATION_JSON));
+                } catch (IOException | IllegalStateException e) {
+                    gone.set(true);
+                }
+            }
+        };
+        CompletableFuture<GenerationService.Result> f = generation.submit(prepared, sink);
+        f.whenComplete((res, err) -> {
+            if (gone.get()) return;
+            try {
+                if (err != null) {
+                    emitter.send(SseEmitter.event().name("error").data(ProblemHandler.problemOf(err), MediaType.APPLICATION_PROBLEM_JSON));
+                } else {
+                    emitter.send(SseEmitter.event().name("done").data(
+                            new DoneEvent(res.finishReason(), res.stateId(), res.usage(), res.timings()), MediaType.APPLICATION_JSON));
+                }
+                emitter.complete();
+            } catch (IOException | IllegalStateException e) {
+                emitter.completeWithError(e);
+            }
+        });
+        return emitter;
+    }
+}

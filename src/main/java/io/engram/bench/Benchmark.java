@@ -1,0 +1,149 @@
+package io.engram.bench;
+
+import ai.djl.Device;
+import io.engram.EngramApplication;
+import io.engram.model.LanguageModel;
+import io.engram.model.LoadedModel;
+import io.engram.model.ModelDirectory;
+import io.engram.model.ModelState;
+import io.engram.model.demo.DemoModel;
+import io.engram.model.ops.CpuKernels;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.springframework.boot.SpringApplication;
+import org.springframework.context.ConfigurableApplicationContext;
+
+/**
+ * {@code java -jar engram.jar bench [--model DIR | --random-0.1b] [--runs 5] [--prime-tokens 1024]
+ * [--decode-tokens 64] [--no-http]}: priming throughput, single-stream decode, and the wall time of one
+ * {@code POST /v1/states} plus one {@code POST /v1/generate} of 32 tokens through real HTTP. Each figure is the
+ * median of the runs, after one warm-up run.
+ */
+public final class Benchmark {
+
+    private Benchmark() {}
+
+    public static int run(String[] args) throws Exception {
+        Path modelDir = null;
+        int runs = 5, primeTokens = 1024, decodeTokens = 64;
+        boolean http = true;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--model" -> modelDir = Path.of(args[++i]);
+                case "--random-0.1b" -> modelDir = null;
+                case "--runs" -> runs = Integer.parseInt(args[++i]);
+                case "--prime-tokens" -> primeTokens = Integer.parseInt(args[++i]);
+                case "--decode-tokens" -> decodeTokens = Integer.parseInt(args[++i]);
+                case "--no-http" -> http = false;
+                default -> {
+                    System.err.println("unknown option " + args[i] + "\nusage: bench [--model DIR | --random-0.1b] "
+                            + "[--runs N] [--prime-tokens N] [--decode-tokens N] [--no-http]");
+                    return 2;
+                }
+            }
+        }
+        Path tmp = null;
+        if (modelDir == null) {
+            tmp = Files.createTempDirectory("engram-bench");
+            modelDir = tmp.resolve("rwkv7-0.1b-random");
+            System.out.println("Writing a random-weight RWKV-7 at the 0.1B shape (L=12, C=768, N=64, V=65536) to " + modelDir);
+            DemoModel.write(modelDir, DemoModel.RWKV7_0_1B, 7L);
+        }
+        System.out.printf("JVM: %s, %d cores, Vector API kernels: %s%n", Runtime.version(),
+                Runtime.getRuntime().availableProcessors(), CpuKernels.VECTOR_API);
+        LoadedModel lm = ModelDirectory.load(modelDir.getFileName().toString(), modelDir,
+                new ModelDirectory.Options(Device.cpu(), 256, true));
+        LanguageModel m = lm.model();
+        System.out.printf("Model: %s, %d layers, %,d parameters (%s)%n", m.architecture(), m.layers(), m.parameters(), lm.weightsDtype());
+        Random rnd = new Random(1);
+        int vocab = m.vocabSize();
+
+        List<Double> prime = new ArrayList<>(), decode = new ArrayList<>();
+        for (int r = 0; r <= runs; r++) {
+            int[] doc = rnd.ints(primeTokens, 1, Math.min(vocab, 60000)).toArray();
+            ModelState s = m.zeroState();
+            long t0 = System.nanoTime();
+            float[] logits = m.forward(s, doc, true);
+            double primeS = (System.nanoTime() - t0) / 1e9;
+            int tok = argmax(logits);
+            long t1 = System.nanoTime();
+            for (int i = 0; i < decodeTokens; i++) tok = argmax(m.forward(s, new int[] {tok}, true));
+            double decodeS = (System.nanoTime() - t1) / 1e9;
+            if (r == 0) continue; // warm-up
+            prime.add(primeTokens / primeS);
+            decode.add(decodeTokens / decodeS);
+            System.out.printf("run %d: prime %.0f tok/s, decode %.1f tok/s%n", r, primeTokens / primeS, decodeTokens / decodeS);
+        }
+        m.close();
+
+        Double httpMs = null;
+        if (http) httpMs = httpRoundTrip(modelDir.getParent(), runs, rnd);
+
+        System.out.println();
+        System.out.println("| metric | median of " + runs + " |");
+        System.out.println("|---|---|");
+        System.out.printf("| priming a %d-token document | %.0f tok/s |%n", primeTokens, median(prime));
+        System.out.printf("| single-stream decode | %.1f tok/s (%.1f ms/token) |%n", median(decode), 1000 / median(decode));
+        if (httpMs != null) System.out.printf("| POST /v1/states + POST /v1/generate (32 tokens), HTTP | %.0f ms |%n", httpMs);
+        if (tmp != null) deleteTree(tmp);
+        return 0;
+    }
+
+    /** Starts the real server on a free port over {@code modelsDir}, then times prime + generate. */
+    private static double httpRoundTrip(Path modelsDir, int runs, Random rnd) throws Exception {
+        ConfigurableApplicationContext ctx = SpringApplication.run(EngramApplication.class,
+                "--engram.models-dir=" + modelsDir, "--server.port=0", "--engram.demo.enabled=false",
+                "--logging.level.root=WARN");
+        try {
+            int port = Integer.parseInt(ctx.getEnvironment().getProperty("local.server.port"));
+            HttpClient client = HttpClient.newHttpClient();
+            List<Double> ms = new ArrayList<>();
+            for (int r = 0; r <= runs; r++) {
+                String doc = "Engram benchmark document " + rnd.nextLong() + ". " + "The quick brown fox jumps over the lazy dog. ".repeat(20);
+                long t0 = System.nanoTime();
+                String state = post(client, port, "/v1/states", "{\"text\":\"" + doc + "\"}");
+                String id = state.replaceAll(".*\"id\":\"([0-9a-f]{64})\".*", "$1");
+                post(client, port, "/v1/generate", "{\"states\":[{\"id\":\"" + id + "\"}],\"prompt\":\" Question:\","
+                        + "\"max_tokens\":32,\"temperature\":0}");
+                if (r > 0) ms.add((System.nanoTime() - t0) / 1e6);
+            }
+            return median(ms);
+        } finally {
+            ctx.close();
+        }
+    }
+
+    private static String post(HttpClient c, int port, String path, String json) throws Exception {
+        HttpResponse<String> res = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (res.statusCode() >= 300) throw new IllegalStateException(path + " answered " + res.statusCode() + ": " + res.body());
+        return res.body();
+    }
+
+    private static int argmax(float[] a) {
+        int best = 0;
+        for (int i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+        return best;
+    }
+
+    static double median(List<Double> xs) {
+        double[] a = xs.stream().mapToDouble(Double::doubleValue).toArray();
+        Arrays.sort(a);
+        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+    }
+
+    private static void deleteTree(Path p) throws java.io.IOException {
+        try (var s = Files.walk(p)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+    }
+}

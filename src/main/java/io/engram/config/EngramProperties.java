@@ -1,0 +1,58 @@
+package io.engram.config;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * Deployment settings ({@code engram.*} in application.yml, or {@code ENGRAM_*} environment variables).
+ * Model hyperparameters are not here: they come from each checkpoint.
+ */
+@Validated
+@ConfigurationProperties("engram")
+public record EngramProperties(
+        /** Folder holding one sub-folder per model; the sub-folder's name is the model id. */
+        @NotNull @DefaultValue("models") Path modelsDir,
+        /** Model used when a request names none; empty = the only model, or the first by name. */
+        @DefaultValue("") String defaultModel,
+        /** {@code auto}, {@code cpu}, {@code cuda} or {@code cuda:N}. */
+        @NotNull @Pattern(regexp = "auto|cpu|cuda(:\\d+)?", message = "must be auto, cpu, cuda or cuda:N")
+        @DefaultValue("auto") String device,
+        /** {@code memory} (embedded, per process) or {@code redis}. */
+        @NotNull @Pattern(regexp = "memory|redis", message = "must be memory or redis")
+        @DefaultValue("memory") String store,
+        @Valid @NotNull @DefaultValue Limits limits,
+        @Valid @NotNull @DefaultValue Scheduler scheduler,
+        @Valid @NotNull @DefaultValue Memory memory,
+        @Valid @NotNull @DefaultValue Demo demo) {
+
+    /** Request limits: each is answered with a problem-details 4xx naming the limit. */
+    public record Limits(
+            @Min(1) @DefaultValue("1000000") int maxDocumentTokens,
+            @Min(1) @DefaultValue("4096") int maxTokens,
+            @Min(1) @DefaultValue("64") int maxStates,
+            @Min(1) @DefaultValue("86400") long defaultTtlSeconds) {}
+
+    /** The per-device scheduler that owns the model. */
+    public record Scheduler(
+            /** Requests waiting beyond this are refused with 429 and Retry-After. */
+            @Min(1) @DefaultValue("256") int maxQueued,
+            @NotNull @DefaultValue("5m") Duration requestTimeout,
+            /** Tokens per batched chunk when reading documents and prompts. */
+            @Min(1) @Max(65536) @DefaultValue("256") int chunkTokens,
+            /** Use the Java Vector API kernels for single-token decode on the CPU. */
+            @DefaultValue("true") boolean cpuDecodeKernels) {}
+
+    /** The embedded in-memory state store. */
+    public record Memory(@Min(1) @DefaultValue("1073741824") long maxBytes) {}
+
+    /** The random-weight demo model written into {@code models/demo} when the models folder is empty. */
+    public record Demo(@DefaultValue("true") boolean enabled) {}
+}

@@ -1,0 +1,59 @@
+package io.engram.model;
+
+import java.util.List;
+
+/**
+ * A recurrent language model: it reads tokens into a {@link ModelState} and produces next-token logits.
+ *
+ * <p>Not thread-safe: a model is owned by its device's scheduler, which serialises every call.
+ */
+public interface LanguageModel extends AutoCloseable {
+
+    /** {@code rwkv7} or {@code retnet}. */
+    String architecture();
+
+    int vocabSize();
+
+    int layers();
+
+    /** Number of weights (all tensors of the checkpoint). */
+    long parameters();
+
+    /** The state of a model that has read nothing. */
+    ModelState zeroState();
+
+    /** Bytes of one state (the same for every state of this model). */
+    default long stateBytes() {
+        return zeroState().byteSize();
+    }
+
+    /**
+     * Reads {@code tokens} into {@code state} (advanced in place). Long inputs are processed in chunks whose
+     * token-wise work is batched; the result equals feeding the tokens one by one.
+     *
+     * @param wantLogits whether to compute the vocabulary head for the last token (priming does not need it)
+     * @return the logits after the last token, or {@code null} when {@code wantLogits} is false or tokens is empty
+     */
+    float[] forward(ModelState state, int[] tokens, boolean wantLogits);
+
+    /**
+     * One decode step for several independent sequences: sequence i reads {@code tokens[i]} into
+     * {@code states.get(i)}. Returns the logits of each sequence.
+     */
+    default float[][] step(List<ModelState> states, int[] tokens) {
+        float[][] out = new float[tokens.length][];
+        for (int i = 0; i < tokens.length; i++) {
+            out[i] = forward(states.get(i), new int[] {tokens[i]}, true);
+        }
+        return out;
+    }
+
+    /**
+     * The weighted mean of states of this model ({@code weights} already normalised to sum 1): the memory that
+     * answers from several documents at once. A pure function: the inputs are not modified.
+     */
+    ModelState combine(List<ModelState> states, double[] weights);
+
+    @Override
+    void close();
+}

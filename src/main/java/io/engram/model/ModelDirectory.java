@@ -1,0 +1,118 @@
+package io.engram.model;
+
+import ai.djl.Device;
+import io.engram.model.rwkv7.Rwkv7Model;
+import io.engram.model.rwkv7.Rwkv7Weights;
+import io.engram.tokenizer.Tokenizer;
+import io.engram.tokenizer.Tokenizers;
+import io.engram.weights.Checkpoint;
+import io.engram.weights.CheckpointException;
+import io.engram.weights.Checkpoints;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Loads one model folder as described in the API spec ("Model directory"):
+ * {@code config.json} (architecture, tokenizer, and for RetNet its hyperparameters), the weights
+ * ({@code model.safetensors}, a sharded set with its index, or one {@code *.pth}) and the tokenizer's file.
+ */
+public final class ModelDirectory {
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /** How to place and run a model. */
+    public record Options(Device device, int chunkTokens, boolean cpuDecodeKernels) {}
+
+    private ModelDirectory() {}
+
+    /** Parsed {@code config.json}: architecture, tokenizer and every other key as given. */
+    public record ModelConfig(String architecture, String tokenizer, String description, Map<String, Object> raw) {
+
+        @SuppressWarnings("unchecked")
+        static ModelConfig read(Path file) {
+            if (!Files.isRegularFile(file)) {
+                throw new CheckpointException("missing " + file + ": every model folder needs a config.json with "
+                        + "{\"architecture\": \"rwkv7\" | \"retnet\", \"tokenizer\": \"rwkv-world\" | \"bytes\" | \"hf\"}");
+            }
+            Map<String, Object> m;
+            try {
+                m = JSON.readValue(file.toFile(), Map.class);
+            } catch (RuntimeException e) {
+                throw new CheckpointException("cannot parse " + file + ": " + e.getMessage(), e);
+            }
+            Object arch = m.get("architecture");
+            if (!(arch instanceof String a) || !(a.equals("rwkv7") || a.equals("retnet"))) {
+                throw new CheckpointException(file + ": \"architecture\" must be \"rwkv7\" or \"retnet\", got " + arch);
+            }
+            Object tok = m.getOrDefault("tokenizer", "rwkv-world");
+            Object desc = m.getOrDefault("description", "");
+            return new ModelConfig(a, String.valueOf(tok), String.valueOf(desc), m);
+        }
+    }
+
+    /** Loads {@code dir} as model {@code id}. Any problem is a {@link CheckpointException} naming the file. */
+    public static LoadedModel load(String id, Path dir, Options options) throws IOException {
+        ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
+        Tokenizer tokenizer;
+        try {
+            tokenizer = Tokenizers.load(config.tokenizer(), dir);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("model '" + id + "': " + e.getMessage(), e);
+        }
+        try (Checkpoint ck = Checkpoints.open(dir)) {
+            String fingerprint = fingerprint(dir.resolve("config.json"), ck.files());
+            String dtype = dominantDtype(ck);
+            LanguageModel model = switch (config.architecture()) {
+                case "rwkv7" -> new Rwkv7Model(Rwkv7Weights.read(ck), options.device(), options.chunkTokens(),
+                        options.cpuDecodeKernels());
+                default -> throw new CheckpointException("model '" + id + "': architecture '" + config.architecture()
+                        + "' is not supported by this build yet");
+            };
+            return new LoadedModel(id, model, tokenizer, config.tokenizer(), fingerprint, dtype,
+                    options.device().isGpu() ? "cuda:" + options.device().getDeviceId() : "cpu", config.description());
+        }
+    }
+
+    private static String dominantDtype(Checkpoint ck) {
+        for (String name : ck.names()) {
+            String d = ck.get(name).dtype().name();
+            return switch (d) {
+                case "BF16" -> "bfloat16";
+                case "F16" -> "float16";
+                case "F64" -> "float64";
+                default -> "float32";
+            };
+        }
+        return "float32";
+    }
+
+    /** {@code sha256:} of config.json followed by every weight file (sorted by name), each prefixed by its name. */
+    static String fingerprint(Path config, List<Path> weightFiles) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        List<Path> files = new ArrayList<>();
+        files.add(config);
+        files.addAll(weightFiles.stream().sorted().toList());
+        byte[] buf = new byte[1 << 20];
+        for (Path f : files) {
+            md.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            md.update((byte) 0);
+            try (InputStream in = Files.newInputStream(f)) {
+                for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+            }
+        }
+        return "sha256:" + HexFormat.of().formatHex(md.digest());
+    }
+}

@@ -1,0 +1,98 @@
+package io.engram.model;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import io.engram.config.EngramProperties;
+import io.engram.model.demo.DemoModel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.stereotype.Component;
+
+/**
+ * Every model under {@code engram.models-dir}, loaded at start-up: the server does not take traffic before all of
+ * them are loaded, and a corrupt checkpoint stops start-up with a message naming the file and tensor.
+ */
+@Component
+public class ModelRegistry implements DisposableBean {
+
+    private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
+
+    private final Map<String, LoadedModel> models = new LinkedHashMap<>();
+    private final String defaultId;
+    private final Device device;
+
+    public ModelRegistry(EngramProperties props) throws IOException {
+        this.device = resolveDevice(props.device());
+        Path dir = props.modelsDir().toAbsolutePath().normalize();
+        if (props.demo().enabled() && DemoModel.shouldCreate(dir)) {
+            log.info("No model folders in {}: writing the random-weight demo model to {}/demo", dir, dir);
+            DemoModel.write(dir.resolve(DemoModel.ID), DemoModel.DEMO_SHAPE, DemoModel.SEED);
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalStateException("engram.models-dir " + dir + " does not exist: create it with one folder per model");
+        }
+        ModelDirectory.Options options = new ModelDirectory.Options(device, props.scheduler().chunkTokens(),
+                props.scheduler().cpuDecodeKernels());
+        try (Stream<Path> children = Files.list(dir)) {
+            for (Path p : children.filter(Files::isDirectory).sorted().toList()) {
+                String id = p.getFileName().toString();
+                long t0 = System.nanoTime();
+                LoadedModel m = ModelDirectory.load(id, p, options);
+                models.put(id, m);
+                log.info("Loaded model '{}' ({}, {} layers, {} parameters, {}) in {} ms, fingerprint {}", id,
+                        m.architecture(), m.model().layers(), m.model().parameters(), m.weightsDtype(),
+                        (System.nanoTime() - t0) / 1_000_000, m.fingerprint());
+            }
+        }
+        if (models.isEmpty()) {
+            throw new IllegalStateException("no model folders in " + dir + " (engram.models-dir)");
+        }
+        String wanted = props.defaultModel();
+        if (!wanted.isEmpty() && !models.containsKey(wanted)) {
+            throw new IllegalStateException("engram.default-model '" + wanted + "' is not one of " + models.keySet());
+        }
+        defaultId = wanted.isEmpty() ? models.keySet().iterator().next() : wanted;
+    }
+
+    static Device resolveDevice(String setting) {
+        if (setting.equals("cpu")) return Device.cpu();
+        int gpus = Engine.getInstance().getGpuCount();
+        if (setting.equals("auto")) return gpus > 0 ? Device.gpu() : Device.cpu();
+        int n = setting.startsWith("cuda:") ? Integer.parseInt(setting.substring(5)) : 0;
+        if (n >= gpus) {
+            throw new IllegalStateException("engram.device=" + setting + " but this machine has " + gpus + " CUDA device(s)");
+        }
+        return Device.gpu(n);
+    }
+
+    /** The model named {@code id}, or the default model when {@code id} is null or blank. */
+    public Optional<LoadedModel> find(String id) {
+        return Optional.ofNullable(models.get(id == null || id.isBlank() ? defaultId : id));
+    }
+
+    public Collection<LoadedModel> all() {
+        return models.values();
+    }
+
+    public String defaultId() {
+        return defaultId;
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public void destroy() {
+        models.values().forEach(m -> m.model().close());
+    }
+}

@@ -1,0 +1,135 @@
+package io.engram.model.demo;
+
+import io.engram.weights.HostTensor;
+import io.engram.weights.SafetensorsWriter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+/**
+ * Writes a random-weight RWKV-7 checkpoint, deterministically from a seed, with the official tensor names.
+ * It serves as the out-of-the-box demo model (its output is random text) and, at the real 0.1B shape, as the
+ * benchmark model, since real weights cannot be downloaded here.
+ */
+public final class DemoModel {
+
+    public static final String ID = "demo";
+    public static final long SEED = 20260101L;
+    public static final String VOCAB = "rwkv_vocab_v20230424.txt";
+
+    /** An RWKV-7 shape: layers, width, head size, vocabulary and LoRA ranks. */
+    public record Shape(int layers, int dim, int headSize, int vocab, int ffnDim, int dw, int da, int dv, int dg) {}
+
+    /** Small enough to write in a second on first start. */
+    public static final Shape DEMO_SHAPE = new Shape(4, 256, 64, 65536, 1024, 32, 32, 16, 64);
+    /** The real RWKV-7 0.1B ("World" 0.1B) shape. */
+    public static final Shape RWKV7_0_1B = new Shape(12, 768, 64, 65536, 3072, 64, 64, 32, 128);
+
+    private DemoModel() {}
+
+    /** True when {@code modelsDir} is missing or holds no model folder. */
+    public static boolean shouldCreate(Path modelsDir) throws IOException {
+        if (!Files.isDirectory(modelsDir)) return true;
+        try (Stream<Path> s = Files.list(modelsDir)) {
+            return s.noneMatch(Files::isDirectory);
+        }
+    }
+
+    /** Writes {@code config.json}, {@code model.safetensors} and the RWKV World vocabulary into {@code dir}. */
+    public static void write(Path dir, Shape shape, long seed) throws IOException {
+        Files.createDirectories(dir);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int c = shape.dim(), v = shape.vocab(), f = shape.ffnDim(), h = c / shape.headSize();
+        Map<String, HostTensor> t = new LinkedHashMap<>();
+        put(t, "emb.weight", normal(rnd, (long) v * c, 1.0), v, c);
+        for (int i = 0; i < shape.layers(); i++) {
+            String p = "blocks." + i + ".";
+            if (i == 0) {
+                put(t, p + "ln0.weight", fill(c, 1f), c);
+                put(t, p + "ln0.bias", fill(c, 0f), c);
+            }
+            put(t, p + "ln1.weight", fill(c, 1f), c);
+            put(t, p + "ln1.bias", fill(c, 0f), c);
+            put(t, p + "ln2.weight", fill(c, 1f), c);
+            put(t, p + "ln2.bias", fill(c, 0f), c);
+            for (String m : new String[] {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"}) {
+                put(t, p + "att." + m, uniform(rnd, c, 0, 1), 1, 1, c);
+            }
+            put(t, p + "att.w0", uniform(rnd, c, -6, -1), 1, 1, c);
+            put(t, p + "att.w1", normal(rnd, (long) c * shape.dw(), 0.1), c, shape.dw());
+            put(t, p + "att.w2", normal(rnd, (long) shape.dw() * c, 0.1), shape.dw(), c);
+            put(t, p + "att.a0", uniform(rnd, c, -1, 1), 1, 1, c);
+            put(t, p + "att.a1", normal(rnd, (long) c * shape.da(), 0.1), c, shape.da());
+            put(t, p + "att.a2", normal(rnd, (long) shape.da() * c, 0.1), shape.da(), c);
+            put(t, p + "att.v0", uniform(rnd, c, -1, 1), 1, 1, c);
+            put(t, p + "att.v1", normal(rnd, (long) c * shape.dv(), 0.1), c, shape.dv());
+            put(t, p + "att.v2", normal(rnd, (long) shape.dv() * c, 0.1), shape.dv(), c);
+            put(t, p + "att.g1", normal(rnd, (long) c * shape.dg(), 0.1), c, shape.dg());
+            put(t, p + "att.g2", normal(rnd, (long) shape.dg() * c, 0.1), shape.dg(), c);
+            put(t, p + "att.k_k", uniform(rnd, c, 0.5, 1.0), 1, 1, c);
+            put(t, p + "att.k_a", uniform(rnd, c, 0.5, 1.0), 1, 1, c);
+            put(t, p + "att.r_k", normal(rnd, c, 0.1), h, shape.headSize());
+            double sc = 1.0 / Math.sqrt(c);
+            for (String m : new String[] {"receptance", "key", "value", "output"}) {
+                put(t, p + "att." + m + ".weight", normal(rnd, (long) c * c, sc), c, c);
+            }
+            put(t, p + "att.ln_x.weight", fill(c, 1f), c);
+            put(t, p + "att.ln_x.bias", fill(c, 0f), c);
+            put(t, p + "ffn.x_k", uniform(rnd, c, 0, 1), 1, 1, c);
+            put(t, p + "ffn.key.weight", normal(rnd, (long) f * c, sc), f, c);
+            put(t, p + "ffn.value.weight", normal(rnd, (long) c * f, 1.0 / Math.sqrt(f)), c, f);
+        }
+        put(t, "ln_out.weight", fill(c, 1f), c);
+        put(t, "ln_out.bias", fill(c, 0f), c);
+        put(t, "head.weight", normal(rnd, (long) v * c, 1.0 / Math.sqrt(c)), v, c);
+
+        Path tmp = dir.resolve("model.safetensors.tmp");
+        SafetensorsWriter.write(tmp, t, Map.of("format", "pt", "engram", "random-weight demo, seed " + seed));
+        Files.move(tmp, dir.resolve("model.safetensors"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Files.writeString(dir.resolve("config.json"), """
+                {"architecture": "rwkv7", "tokenizer": "rwkv-world",
+                 "description": "RANDOM WEIGHTS (seed %d, %d layers, width %d): output is random text. Replace with a real RWKV-7 checkpoint for meaningful answers."}
+                """.formatted(seed, shape.layers(), c));
+        copyVocab(dir.resolve(VOCAB));
+    }
+
+    /** Copies the RWKV World vocabulary (Apache-2.0 data, shipped on the classpath) to {@code target}. */
+    public static void copyVocab(Path target) throws IOException {
+        try (InputStream in = DemoModel.class.getResourceAsStream("/tokenizer/" + VOCAB)) {
+            if (in == null) throw new IOException("the RWKV World vocabulary is missing from the classpath");
+            Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    private static void put(Map<String, HostTensor> t, String name, float[] data, long... shape) {
+        t.put(name, HostTensor.ofFloats(name, shape, data));
+    }
+
+    private static float[] fill(int n, float v) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
+    private static float[] uniform(SplittableRandom r, int n, double lo, double hi) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (lo + (hi - lo) * r.nextDouble());
+        return a;
+    }
+
+    private static float[] normal(SplittableRandom r, long n, double std) {
+        float[] a = new float[Math.toIntExact(n)];
+        for (int i = 0; i < a.length; i++) {
+            // Box-Muller on two uniforms: SplittableRandom has no nextGaussian in Java 17
+            double u = 1.0 - r.nextDouble(), w = r.nextDouble();
+            a[i] = (float) (std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
+        }
+        return a;
+    }
+}

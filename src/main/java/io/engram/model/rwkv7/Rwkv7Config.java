@@ -1,0 +1,25 @@
+package io.engram.model.rwkv7;
+
+/**
+ * RWKV-7 hyperparameters. None are configured: all follow from the checkpoint's tensor shapes
+ * (see {@link Rwkv7Weights#read}).
+ *
+ * @param layers     L, number of blocks
+ * @param dim        C, the embedding width
+ * @param heads      H = {@code r_k.shape[0]}
+ * @param headSize   N = {@code r_k.shape[1]}, with H*N = C
+ * @param vocab      V, rows of {@code emb.weight}
+ * @param ffnDim     F, rows of {@code ffn.key.weight} (4C in released models)
+ * @param decayLora  Dw, columns of {@code att.w1}
+ * @param aLora      Da, columns of {@code att.a1}
+ * @param valueLora  Dv, columns of {@code att.v1} (blocks 1..L-1)
+ * @param gateLora   Dg, columns of {@code att.g1}
+ */
+public record Rwkv7Config(int layers, int dim, int heads, int headSize, int vocab, int ffnDim,
+                          int decayLora, int aLora, int valueLora, int gateLora) {
+
+    /** LayerNorm epsilon (ln0, ln1, ln2, ln_out). */
+    public static final float LAYER_NORM_EPS = 1e-5f;
+    /** GroupNorm epsilon of {@code ln_x}: 64e-5, not 1e-5 (x070 uses head_size_divisor 8 squared). */
+    public static final float GROUP_NORM_EPS = 64e-5f;
+}

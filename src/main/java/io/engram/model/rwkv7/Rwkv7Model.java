@@ -1,0 +1,156 @@
+package io.engram.model.rwkv7;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import io.engram.model.LanguageModel;
+import io.engram.model.ModelState;
+import io.engram.model.StateTensor;
+import io.engram.model.ops.Nd;
+import java.util.List;
+
+/**
+ * RWKV-7 "Goose" (x070) on DJL. Reading a chunk of T tokens runs every token-wise projection as one
+ * {@code [T,C] x [C,C]} product and keeps only the WKV recurrence sequential; the vocabulary head runs for the
+ * last token only. Single-token decode on the CPU goes through {@link Rwkv7CpuDecoder}, which reads the same
+ * weights from host memory with bandwidth-bound Java kernels.
+ *
+ * <p>Reference: BlinkDL/RWKV-LM {@code RWKV-v7/rwkv_v7_demo.py}, BlinkDL/ChatRWKV {@code rwkv/model.py} (x070),
+ * and the equations in {@code shared/oracle/README.md}.
+ */
+public final class Rwkv7Model implements LanguageModel {
+
+    private final Rwkv7Config cfg;
+    private final Rwkv7Weights host;
+    private final NDManager manager;
+    private final NDArray ln0W, ln0B, lnOutW, lnOutB, head;
+    private final TimeMix[] att;
+    private final ChannelMix[] ffn;
+    private final Rwkv7CpuDecoder cpuDecoder;
+    private final int chunkSize;
+
+    /**
+     * @param device    where the DJL tensors live
+     * @param chunkSize tokens per batched chunk when reading a document
+     * @param cpuDecode use the Java decode kernels for single-token steps (CPU only)
+     */
+    public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuDecode) {
+        this.cfg = weights.config;
+        this.host = weights;
+        this.chunkSize = chunkSize;
+        this.manager = NDManager.newBaseManager(device);
+        int c = cfg.dim();
+        ln0W = Nd.upload(manager, weights.ln0W, c);
+        ln0B = Nd.upload(manager, weights.ln0B, c);
+        lnOutW = Nd.upload(manager, weights.lnOutW, c);
+        lnOutB = Nd.upload(manager, weights.lnOutB, c);
+        head = Nd.linearWeight(manager, weights.head, cfg.vocab(), c);    // [C,V]
+        att = new TimeMix[cfg.layers()];
+        ffn = new ChannelMix[cfg.layers()];
+        for (int i = 0; i < cfg.layers(); i++) {
+            att[i] = new TimeMix(manager, cfg, weights.layers[i], i == 0);
+            ffn[i] = new ChannelMix(manager, cfg, weights.layers[i]);
+        }
+        this.cpuDecoder = cpuDecode && !device.isGpu() ? new Rwkv7CpuDecoder(weights) : null;
+    }
+
+    public Rwkv7Config config() {
+        return cfg;
+    }
+
+    @Override
+    public String architecture() {
+        return Rwkv7State.ARCHITECTURE;
+    }
+
+    @Override
+    public int vocabSize() {
+        return cfg.vocab();
+    }
+
+    @Override
+    public int layers() {
+        return cfg.layers();
+    }
+
+    @Override
+    public long parameters() {
+        return host.parameterCount();
+    }
+
+    @Override
+    public Rwkv7State zeroState() {
+        return new Rwkv7State(cfg);
+    }
+
+    @Override
+    public float[] forward(ModelState modelState, int[] tokens, boolean wantLogits) {
+        Rwkv7State state = (Rwkv7State) modelState;
+        if (tokens.length == 0) return null;
+        if (tokens.length == 1 && cpuDecoder != null) {
+            return cpuDecoder.step(state, tokens[0], wantLogits);
+        }
+        float[] logits = null;
+        for (int from = 0; from < tokens.length; from += chunkSize) {
+            int to = Math.min(tokens.length, from + chunkSize);
+            logits = chunk(state, tokens, from, to, wantLogits && to == tokens.length);
+        }
+        return logits;
+    }
+
+    /** Reads tokens[from, to) as one batch; every NDArray made here is closed when the scope ends. */
+    private float[] chunk(Rwkv7State state, int[] tokens, int from, int to, boolean wantLogits) {
+        int t = to - from, c = cfg.dim();
+        try (NDManager sm = manager.newSubManager(); NDScope ignored = new NDScope()) {
+            float[] e = new float[t * c];
+            for (int i = 0; i < t; i++) {
+                int tok = tokens[from + i];
+                if (tok < 0 || tok >= cfg.vocab()) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
+                System.arraycopy(host.emb, tok * c, e, i * c, c);
+            }
+            NDArray x = Nd.layerNorm(sm.create(e, new Shape(t, c)), ln0W, ln0B, Rwkv7Config.LAYER_NORM_EPS); // [T,C]
+            NDArray vFirst = null;
+            for (int l = 0; l < cfg.layers(); l++) {
+                TimeMix.Out o = att[l].forward(x, state, l, vFirst);
+                vFirst = o.vFirst();                                                   // [T,C]
+                x = x.add(o.dx());                                                     // [T,C]
+                x = x.add(ffn[l].forward(x, state, l));                                // [T,C]
+            }
+            state.position += t;
+            if (!wantLogits) return null;
+            NDArray last = Nd.layerNorm(x.get(t - 1), lnOutW, lnOutB, Rwkv7Config.LAYER_NORM_EPS); // [C]
+            return last.reshape(1, c).matMul(head).toFloatArray();                    // [V]
+        }
+    }
+
+    @Override
+    public ModelState combine(List<ModelState> states, double[] weights) {
+        return Rwkv7Combine.mean(cfg, states, weights);
+    }
+
+    /** Builds a state from named tensors (as produced by {@link ModelState#tensors()}), checking every shape. */
+    public Rwkv7State stateOf(List<StateTensor> tensors, long position) {
+        Rwkv7State s = zeroState();
+        s.position = position;
+        List<StateTensor> want = s.tensors();
+        if (tensors.size() != want.size()) {
+            throw new IllegalArgumentException("an RWKV-7 state of this model has " + want.size() + " tensors, got " + tensors.size());
+        }
+        for (int i = 0; i < want.size(); i++) {
+            StateTensor w = want.get(i), g = tensors.get(i);
+            if (!w.name().equals(g.name()) || !java.util.Arrays.equals(w.shape(), g.shape())) {
+                throw new IllegalArgumentException("state tensor " + i + " should be " + w.name() + " "
+                        + java.util.Arrays.toString(w.shape()) + ", got " + g.name() + " " + java.util.Arrays.toString(g.shape()));
+            }
+            System.arraycopy(g.data(), 0, w.data(), 0, w.data().length);
+        }
+        return s;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,153 @@
+package io.engram.model.rwkv7;
+
+import io.engram.weights.Checkpoint;
+import io.engram.weights.CheckpointException;
+import io.engram.weights.Checkpoints;
+import io.engram.weights.HostTensor;
+
+/**
+ * RWKV-7 (x070) weights in host memory, float32, row-major. This is the one place that maps the official
+ * checkpoint tensor names to fields; every shape is checked here, before the server takes traffic.
+ *
+ * <p>Layout conventions: {@code *.weight} matrices are {@code nn.Linear} {@code [out, in]} (y = W x); the LoRA
+ * matrices {@code w1, w2, a1, ...} are {@code [in, out]} and applied as {@code x @ w1 @ w2}; the {@code [1,1,C]}
+ * mixing parameters are flattened to {@code [C]}.
+ */
+public final class Rwkv7Weights {
+
+    public final Rwkv7Config config;
+    /** {@code emb.weight [V,C]}. */
+    public final float[] emb;
+    /** {@code blocks.0.ln0.weight/bias [C]}, applied to the embedding. */
+    public final float[] ln0W, ln0B;
+    /** {@code ln_out.weight/bias [C]}. */
+    public final float[] lnOutW, lnOutB;
+    /** {@code head.weight [V,C]}. */
+    public final float[] head;
+    public final Layer[] layers;
+
+    /** The weights of one block, {@code blocks.i.*}. */
+    public static final class Layer {
+        public float[] ln1W, ln1B, ln2W, ln2B;
+        /** Token-shift mixing coefficients {@code att.x_r|x_w|x_k|x_v|x_a|x_g [C]}. */
+        public float[] xR, xW, xK, xV, xA, xG;
+        /** Decay LoRA: {@code w0 [C], w1 [C,Dw], w2 [Dw,C]}. */
+        public float[] w0, w1, w2;
+        /** In-context learning rate LoRA: {@code a0 [C], a1 [C,Da], a2 [Da,C]}. */
+        public float[] a0, a1, a2;
+        /** Value residual LoRA: {@code v0 [C], v1 [C,Dv], v2 [Dv,C]}; null in block 0, where it is unused. */
+        public float[] v0, v1, v2;
+        /** Gate LoRA: {@code g1 [C,Dg], g2 [Dg,C]}. */
+        public float[] g1, g2;
+        /** {@code k_k [C]}, {@code k_a [C]}, {@code r_k [H,N]} flattened to [C]. */
+        public float[] kK, kA, rK;
+        /** {@code att.receptance|key|value|output.weight [C,C]}. */
+        public float[] wR, wK, wV, wO;
+        /** {@code att.ln_x.weight/bias [C]}: the per-head GroupNorm. */
+        public float[] lnxW, lnxB;
+        /** {@code ffn.x_k [C]}, {@code ffn.key.weight [F,C]}, {@code ffn.value.weight [C,F]}. */
+        public float[] ffnXK, ffnKey, ffnValue;
+    }
+
+    private Rwkv7Weights(Rwkv7Config config, float[] emb, float[] ln0W, float[] ln0B, float[] lnOutW,
+                         float[] lnOutB, float[] head, Layer[] layers) {
+        this.config = config;
+        this.emb = emb;
+        this.ln0W = ln0W;
+        this.ln0B = ln0B;
+        this.lnOutW = lnOutW;
+        this.lnOutB = lnOutB;
+        this.head = head;
+        this.layers = layers;
+    }
+
+    /** Number of values in all tensors (what {@code /v1/models} reports as parameters). */
+    public long parameterCount() {
+        long n = emb.length + ln0W.length + ln0B.length + lnOutW.length + lnOutB.length + head.length;
+        for (Layer l : layers) {
+            for (float[] a : new float[][] {l.ln1W, l.ln1B, l.ln2W, l.ln2B, l.xR, l.xW, l.xK, l.xV, l.xA, l.xG,
+                    l.w0, l.w1, l.w2, l.a0, l.a1, l.a2, l.v0, l.v1, l.v2, l.g1, l.g2, l.kK, l.kA, l.rK,
+                    l.wR, l.wK, l.wV, l.wO, l.lnxW, l.lnxB, l.ffnXK, l.ffnKey, l.ffnValue}) {
+                if (a != null) n += a.length;
+            }
+        }
+        return n;
+    }
+
+    /** Reads and validates every tensor. Hyperparameters come from the shapes. */
+    public static Rwkv7Weights read(Checkpoint ck) {
+        int layers = 0;
+        while (ck.contains("blocks." + layers + ".ln1.weight")) layers++;
+        if (layers == 0) throw new CheckpointException("not an RWKV-7 checkpoint: no tensor 'blocks.0.ln1.weight' in " + ck.files());
+        long[] embShape = ck.get("emb.weight").shape();
+        if (embShape.length != 2) throw new CheckpointException("tensor 'emb.weight' must be [V,C], got rank " + embShape.length);
+        int vocab = (int) embShape[0];
+        int dim = (int) embShape[1];
+        long[] rk = ck.get("blocks.0.att.r_k").shape();
+        if (rk.length != 2 || rk[0] * rk[1] != dim) {
+            throw new CheckpointException("tensor 'blocks.0.att.r_k' must be [H,N] with H*N = " + dim
+                    + ", got " + java.util.Arrays.toString(rk));
+        }
+        int heads = (int) rk[0];
+        int headSize = (int) rk[1];
+        int ffn = (int) ck.get("blocks.0.ffn.key.weight").shape()[0];
+        int dw = (int) ck.get("blocks.0.att.w1").shape()[1];
+        int da = (int) ck.get("blocks.0.att.a1").shape()[1];
+        int dv = layers > 1 ? (int) ck.get("blocks.1.att.v1").shape()[1] : 0;
+        int dg = (int) ck.get("blocks.0.att.g1").shape()[1];
+        Rwkv7Config cfg = new Rwkv7Config(layers, dim, heads, headSize, vocab, ffn, dw, da, dv, dg);
+
+        int c = dim;
+        Layer[] ls = new Layer[layers];
+        for (int i = 0; i < layers; i++) {
+            String p = "blocks." + i + ".";
+            Layer l = new Layer();
+            l.ln1W = f(ck, p + "ln1.weight", c);
+            l.ln1B = f(ck, p + "ln1.bias", c);
+            l.ln2W = f(ck, p + "ln2.weight", c);
+            l.ln2B = f(ck, p + "ln2.bias", c);
+            l.xR = f(ck, p + "att.x_r", 1, 1, c);
+            l.xW = f(ck, p + "att.x_w", 1, 1, c);
+            l.xK = f(ck, p + "att.x_k", 1, 1, c);
+            l.xV = f(ck, p + "att.x_v", 1, 1, c);
+            l.xA = f(ck, p + "att.x_a", 1, 1, c);
+            l.xG = f(ck, p + "att.x_g", 1, 1, c);
+            l.w0 = f(ck, p + "att.w0", 1, 1, c);
+            l.w1 = f(ck, p + "att.w1", c, dw);
+            l.w2 = f(ck, p + "att.w2", dw, c);
+            l.a0 = f(ck, p + "att.a0", 1, 1, c);
+            l.a1 = f(ck, p + "att.a1", c, da);
+            l.a2 = f(ck, p + "att.a2", da, c);
+            if (i > 0) {
+                l.v0 = f(ck, p + "att.v0", 1, 1, c);
+                l.v1 = f(ck, p + "att.v1", c, dv);
+                l.v2 = f(ck, p + "att.v2", dv, c);
+            }
+            l.g1 = f(ck, p + "att.g1", c, dg);
+            l.g2 = f(ck, p + "att.g2", dg, c);
+            l.kK = f(ck, p + "att.k_k", 1, 1, c);
+            l.kA = f(ck, p + "att.k_a", 1, 1, c);
+            l.rK = f(ck, p + "att.r_k", heads, headSize);
+            l.wR = f(ck, p + "att.receptance.weight", c, c);
+            l.wK = f(ck, p + "att.key.weight", c, c);
+            l.wV = f(ck, p + "att.value.weight", c, c);
+            l.wO = f(ck, p + "att.output.weight", c, c);
+            l.lnxW = f(ck, p + "att.ln_x.weight", c);
+            l.lnxB = f(ck, p + "att.ln_x.bias", c);
+            l.ffnXK = f(ck, p + "ffn.x_k", 1, 1, c);
+            l.ffnKey = f(ck, p + "ffn.key.weight", ffn, c);
+            l.ffnValue = f(ck, p + "ffn.value.weight", c, ffn);
+            ls[i] = l;
+        }
+        return new Rwkv7Weights(cfg,
+                f(ck, "emb.weight", vocab, c),
+                f(ck, "blocks.0.ln0.weight", c), f(ck, "blocks.0.ln0.bias", c),
+                f(ck, "ln_out.weight", c), f(ck, "ln_out.bias", c),
+                f(ck, "head.weight", vocab, c), ls);
+    }
+
+    private static float[] f(Checkpoint ck, String name, long... shape) {
+        HostTensor t = Checkpoints.require(ck, name, shape);
+        return t.toFloatArray();
+    }
+}

@@ -1,0 +1,82 @@
+package io.engram.state;
+
+import java.time.Clock;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The embedded store used when no Redis is configured: per process, bounded by total bytes, evicting the least
+ * recently used state first, and honouring each state's expiry.
+ */
+public final class InMemoryStateStore implements StateStore {
+
+    private final long maxBytes;
+    private final Clock clock;
+    private final LinkedHashMap<String, StoredState> map = new LinkedHashMap<>(16, 0.75f, true);
+    private long bytes;
+
+    public InMemoryStateStore(long maxBytes, Clock clock) {
+        this.maxBytes = maxBytes;
+        this.clock = clock;
+    }
+
+    @Override
+    public synchronized Optional<StoredState> get(String id) {
+        StoredState s = map.get(id);
+        if (s == null) return Optional.empty();
+        if (s.meta().expired(clock.instant())) {
+            remove(id);
+            return Optional.empty();
+        }
+        return Optional.of(s);
+    }
+
+    @Override
+    public Optional<StateMeta> meta(String id) {
+        return get(id).map(StoredState::meta);
+    }
+
+    @Override
+    public synchronized void put(StoredState state) {
+        long size = size(state);
+        if (size > maxBytes) {
+            throw new IllegalStateException("a state of " + size + " bytes exceeds engram.memory.max-bytes=" + maxBytes);
+        }
+        remove(state.meta().id());
+        map.put(state.meta().id(), state);
+        bytes += size;
+        Iterator<Map.Entry<String, StoredState>> it = map.entrySet().iterator();
+        while (bytes > maxBytes && it.hasNext()) {
+            Map.Entry<String, StoredState> eldest = it.next();
+            if (eldest.getKey().equals(state.meta().id())) continue;
+            bytes -= size(eldest.getValue());
+            it.remove();
+        }
+    }
+
+    @Override
+    public synchronized boolean delete(String id) {
+        return remove(id);
+    }
+
+    private boolean remove(String id) {
+        StoredState old = map.remove(id);
+        if (old != null) bytes -= size(old);
+        return old != null;
+    }
+
+    public synchronized long bytes() {
+        return bytes;
+    }
+
+    private static long size(StoredState s) {
+        return s.state().byteSize() + (s.lastLogits() == null ? 0 : 4L * s.lastLogits().length);
+    }
+
+    @Override
+    public String kind() {
+        return "memory";
+    }
+}

@@ -1,0 +1,248 @@
+package io.engram.state;
+
+import io.engram.config.EngramProperties;
+import io.engram.error.EngramException;
+import io.engram.error.ProblemType;
+import io.engram.inference.DeviceScheduler;
+import io.engram.inference.Await;
+import io.engram.model.LoadedModel;
+import io.engram.model.ModelRegistry;
+import io.engram.model.ModelState;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.springframework.stereotype.Service;
+
+/**
+ * Priming, combining, reading and deleting memory states. Model work goes through the {@link DeviceScheduler};
+ * validation happens first, so bad input never reaches the model or the store.
+ */
+@Service
+public class StateService {
+
+    private final ModelRegistry models;
+    private final StateStore store;
+    private final DeviceScheduler scheduler;
+    private final EngramProperties props;
+    private final Clock clock;
+
+    public StateService(ModelRegistry models, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock) {
+        this.models = models;
+        this.store = store;
+        this.scheduler = scheduler;
+        this.props = props;
+        this.clock = clock;
+    }
+
+    /** Outcome of a prime or combine: the metadata, whether it was new, and the model time it took. */
+    public record Result(StateMeta meta, boolean created, double computeMs) {}
+
+    /** A weighted reference to a stored state. */
+    public record Ref(String id, double weight) {}
+
+    /** The starting point of a generation: a private copy of the (combined) state and where it came from. */
+    public record Start(String model, ModelState state, float[] lastLogits, String id, long tokens, double loadMs) {}
+
+    public LoadedModel model(String id) {
+        return models.find(id).orElseThrow(() -> new EngramException(ProblemType.UNKNOWN_MODEL,
+                "model '" + id + "' is not loaded; GET /v1/models lists the available ids"));
+    }
+
+    /** Turns exactly one of text/tokens into validated token ids for {@code model}. */
+    public int[] tokens(LoadedModel model, String text, int[] tokens, String what, boolean allowEmpty) {
+        if (text != null && tokens != null) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "give either '" + what + "' text or '" + what + "_tokens'/'tokens', not both");
+        }
+        int[] ids = tokens != null ? tokens : text != null ? model.tokenizer().encode(text) : new int[0];
+        if (ids.length == 0 && !allowEmpty) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "the document is empty: send non-empty 'text' or 'tokens'");
+        }
+        int vocab = model.model().vocabSize();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new EngramException(ProblemType.TOKEN_OUT_OF_RANGE,
+                        "token " + i + " is " + ids[i] + "; model '" + model.id() + "' accepts ids 0.." + (vocab - 1));
+            }
+        }
+        return ids;
+    }
+
+    public Result prime(String modelId, String text, int[] tokenIds, String parent, Long ttlSeconds) {
+        LoadedModel model = model(modelId);
+        if (text == null && tokenIds == null) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "give the document as 'text' or as 'tokens'");
+        }
+        int[] tokens = tokens(model, text, tokenIds, "text", false);
+        int max = props.limits().maxDocumentTokens();
+        if (tokens.length > max) {
+            throw new EngramException(ProblemType.DOCUMENT_TOO_LONG, "the document has " + tokens.length
+                    + " tokens; the limit is " + max + " (engram.limits.max-document-tokens): split it and chain the parts with 'parent'");
+        }
+        long ttl = ttl(ttlSeconds);
+        StoredState parentState = null;
+        if (parent != null) {
+            parentState = load(parent);
+            sameModel(model, parentState.meta());
+        }
+        String id = StateIds.primed(model.fingerprint(), parent, tokens);
+        var existing = store.meta(id);
+        if (existing.isPresent()) return new Result(existing.get(), false, 0);
+
+        final StoredState from = parentState;
+        long t0 = System.nanoTime();
+        Object[] out = Await.get(scheduler.submit(() -> {
+            ModelState s = from == null ? model.model().zeroState() : from.state().copy();
+            float[] logits = model.model().forward(s, tokens, true);
+            return new Object[] {s, logits};
+        }), props.scheduler().requestTimeout());
+        double ms = (System.nanoTime() - t0) / 1e6;
+        ModelState state = (ModelState) out[0];
+        long total = tokens.length + (from == null ? 0 : from.meta().totalTokens());
+        StateMeta meta = meta(id, model, "primed", tokens.length, total, parent, state, ttl);
+        store.put(new StoredState(meta, state, (float[]) out[1]));
+        return new Result(meta, true, ms);
+    }
+
+    public StateMeta meta(String id) {
+        checkId(id);
+        return store.meta(id).orElseThrow(() -> unknown(id));
+    }
+
+    public StoredState load(String id) {
+        checkId(id);
+        return store.get(id).orElseThrow(() -> unknown(id));
+    }
+
+    public void delete(String id) {
+        checkId(id);
+        if (!store.delete(id)) throw unknown(id);
+    }
+
+    public Result combine(List<Ref> refs, Long ttlSeconds) {
+        if (refs == null || refs.isEmpty()) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "'states' must list at least one {\"id\", \"weight\"}");
+        }
+        long ttl = ttl(ttlSeconds);
+        Start start = resolve(null, refs, false);
+        var existing = store.meta(start.id());
+        if (existing.isPresent()) return new Result(existing.get(), false, start.loadMs());
+        LoadedModel model = model(start.model());
+        StateMeta meta = meta(start.id(), model, "combined", 0, start.tokens(), null, start.state(), ttl);
+        store.put(new StoredState(meta, start.state(), start.lastLogits()));
+        return new Result(meta, true, start.loadMs());
+    }
+
+    /**
+     * Resolves the states a generation starts from: none (the zero state of {@code modelId}), one, or the
+     * weighted mean of several (the same function as {@code POST /v1/states/combine}). The result is a private
+     * copy that the caller may advance.
+     */
+    public Start start(String modelId, List<Ref> refs) {
+        return resolve(modelId, refs, true);
+    }
+
+    private Start resolve(String modelId, List<Ref> refs, boolean keepSingle) {
+        long t0 = System.nanoTime();
+        if (refs == null || refs.isEmpty()) {
+            LoadedModel model = model(modelId);
+            return new Start(model.id(), model.model().zeroState(), null, null, 0, 0);
+        }
+        int max = props.limits().maxStates();
+        if (refs.size() > max) {
+            throw new EngramException(ProblemType.LIMIT_EXCEEDED, refs.size() + " states given; at most " + max
+                    + " may be combined (engram.limits.max-states)");
+        }
+        double[] w = normalisedWeights(refs);
+        List<StoredState> loaded = new ArrayList<>();
+        for (Ref r : refs) loaded.add(load(r.id()));
+        LoadedModel model = model(modelId == null ? loaded.get(0).meta().model() : modelId);
+        for (StoredState s : loaded) sameModel(model, s.meta());
+        long tokens = 0;
+        for (StoredState s : loaded) tokens = Math.max(tokens, s.meta().totalTokens());
+        if (loaded.size() == 1 && keepSingle) {
+            StoredState s = loaded.get(0);
+            return new Start(model.id(), s.state().copy(), s.lastLogits(), s.meta().id(), tokens, ms(t0));
+        }
+        List<ModelState> states = new ArrayList<>();
+        for (StoredState s : loaded) states.add(s.state());
+        ModelState mean = model.model().combine(states, w);
+        float[] logits = meanLogits(loaded, w);
+        String id = StateIds.combined(model.fingerprint(), ids(refs).toArray(String[]::new), w);
+        return new Start(model.id(), mean, logits, id, tokens, ms(t0));
+    }
+
+    /** Weights must be finite and non-negative with a positive sum; they are normalised to sum 1. */
+    static double[] normalisedWeights(List<Ref> refs) {
+        double[] w = new double[refs.size()];
+        double sum = 0;
+        for (int i = 0; i < w.length; i++) {
+            Ref r = refs.get(i);
+            if (r == null || r.id() == null) {
+                throw new EngramException(ProblemType.INVALID_REQUEST, "states[" + i + "] needs an 'id'");
+            }
+            w[i] = r.weight();
+            if (!Double.isFinite(w[i]) || w[i] < 0) {
+                throw new EngramException(ProblemType.INVALID_REQUEST, "states[" + i + "].weight is " + w[i]
+                        + "; weights must be finite and >= 0");
+            }
+            sum += w[i];
+        }
+        if (!(sum > 0)) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "the weights sum to 0; at least one must be positive");
+        }
+        for (int i = 0; i < w.length; i++) w[i] /= sum;
+        return w;
+    }
+
+    /** The weighted mean of the components' next-token logits, when every component has them. */
+    private static float[] meanLogits(List<StoredState> loaded, double[] w) {
+        for (StoredState s : loaded) if (s.lastLogits() == null) return null;
+        float[] out = new float[loaded.get(0).lastLogits().length];
+        for (int i = 0; i < loaded.size(); i++) {
+            float[] l = loaded.get(i).lastLogits();
+            for (int j = 0; j < out.length; j++) out[j] += (float) (w[i] * l[j]);
+        }
+        return out;
+    }
+
+    private static double ms(long t0) {
+        return (System.nanoTime() - t0) / 1e6;
+    }
+
+    private long ttl(Long ttlSeconds) {
+        if (ttlSeconds == null) return props.limits().defaultTtlSeconds();
+        if (ttlSeconds <= 0) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "'ttl_seconds' must be a positive number of seconds");
+        }
+        return ttlSeconds;
+    }
+
+    StateMeta meta(String id, LoadedModel model, String kind, long tokens, long total, String parent, ModelState s, long ttl) {
+        Instant now = clock.instant();
+        return new StateMeta(id, model.id(), kind, tokens, total, parent, s.byteSize(), now, now.plusSeconds(ttl));
+    }
+
+    private static void sameModel(LoadedModel model, StateMeta meta) {
+        if (!meta.model().equals(model.id())) {
+            throw new EngramException(ProblemType.MODEL_MISMATCH, "state " + meta.id() + " belongs to model '"
+                    + meta.model() + "', not '" + model.id() + "'");
+        }
+    }
+
+    private static void checkId(String id) {
+        if (!StateIds.isValid(id)) {
+            throw new EngramException(ProblemType.UNKNOWN_STATE, "'" + id + "' is not a state id (64 lowercase hex characters)");
+        }
+    }
+
+    private static EngramException unknown(String id) {
+        return new EngramException(ProblemType.UNKNOWN_STATE, "state " + id + " does not exist (it may have expired or been deleted)");
+    }
+
+    private static List<String> ids(List<Ref> refs) {
+        List<String> out = new ArrayList<>();
+        for (Ref r : refs) out.add(r.id());
+        return out;
+    }
+}

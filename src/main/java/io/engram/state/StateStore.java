@@ -1,0 +1,24 @@
+package io.engram.state;
+
+import java.util.Optional;
+
+/**
+ * Where primed states live. Implementations are thread-safe; values handed out are never mutated by the store,
+ * and callers copy a state before advancing it.
+ */
+public interface StateStore {
+
+    /** The state, or empty when unknown or expired. */
+    Optional<StoredState> get(String id);
+
+    /** Metadata only (never moves the tensors). */
+    Optional<StateMeta> meta(String id);
+
+    void put(StoredState state);
+
+    /** @return whether something was deleted */
+    boolean delete(String id);
+
+    /** {@code memory} or {@code redis}: a metrics tag. */
+    String kind();
+}

@@ -1,0 +1,60 @@
+package io.engram.testsupport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** The read-only fixtures in {@code ../shared} (oracle vectors, vocabulary) and tolerance checks. */
+public final class Fixtures {
+
+    private Fixtures() {}
+
+    public static Path shared(String relative) {
+        Path p = Path.of(System.getProperty("engram.shared-dir", "../shared")).resolve(relative);
+        assertTrue(Files.exists(p), "missing fixture " + p.toAbsolutePath() + " (the tests need ../shared)");
+        return p;
+    }
+
+    public static JsonNode json(String relative) {
+        return JsonMapper.builder().build().readTree(shared(relative).toFile());
+    }
+
+    public static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
+        return out;
+    }
+
+    /** The oracle's tolerance: |got - want| <= 1e-4 + 1e-4 * max|want|, per tensor. */
+    public static void assertClose(String what, float[] want, float[] got) {
+        assertEquals(want.length, got.length, what + ": length");
+        float maxAbs = 0;
+        for (float w : want) maxAbs = Math.max(maxAbs, Math.abs(w));
+        double tol = 1e-4 + 1e-4 * maxAbs;
+        double worst = 0;
+        int at = -1;
+        for (int i = 0; i < want.length; i++) {
+            double d = Math.abs(got[i] - want[i]);
+            if (!(d <= worst)) {
+                worst = d;
+                at = i;
+            }
+        }
+        assertTrue(worst <= tol, what + ": max |got-want| = " + worst + " at " + at + " (want " + (at < 0 ? 0 : want[at])
+                + ", got " + (at < 0 ? 0 : got[at]) + ") exceeds " + tol);
+    }
+
+    public static float[] row(float[] matrix, int cols, int r) {
+        return java.util.Arrays.copyOfRange(matrix, r * cols, (r + 1) * cols);
+    }
+
+    public static int argmax(float[] a) {
+        int best = 0;
+        for (int i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+        return best;
+    }
+}
