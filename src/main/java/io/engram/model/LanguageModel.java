@@ -22,6 +22,14 @@ public interface LanguageModel extends AutoCloseable {
     /** The state of a model that has read nothing. */
     ModelState zeroState();
 
+    /**
+     * Rebuilds a state of this model from named tensors (as listed by {@link ModelState#tensors()}), checking
+     * every name and shape; the inverse of {@code tensors()} used by the state codec.
+     *
+     * @throws IllegalArgumentException naming the first tensor that does not fit
+     */
+    ModelState stateOf(java.util.List<StateTensor> tensors, long position);
+
     /** Bytes of one state (the same for every state of this model). */
     default long stateBytes() {
         return zeroState().byteSize();

@@ -130,7 +130,7 @@ public final class Rwkv7Model implements LanguageModel {
         return Rwkv7Combine.mean(cfg, states, weights);
     }
 
-    /** Builds a state from named tensors (as produced by {@link ModelState#tensors()}), checking every shape. */
+    @Override
     public Rwkv7State stateOf(List<StateTensor> tensors, long position) {
         Rwkv7State s = zeroState();
         s.position = position;
