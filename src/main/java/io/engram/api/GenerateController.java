@@ -17,7 +17,9 @@ import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RestController;
-import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseBodyEmitter;
+import tools.jackson.databind.ObjectMapper;
 
 /** {@code POST /v1/generate}: JSON, or Server-Sent Events with {@code "stream": true}. */
 @RestController
@@ -25,10 +27,12 @@ public class GenerateController {
 
     private final GenerationService generation;
     private final EngramProperties props;
+    private final ObjectMapper json;
 
-    public GenerateController(GenerationService generation, EngramProperties props) {
+    public GenerateController(GenerationService generation, EngramProperties props, ObjectMapper json) {
         this.generation = generation;
         this.props = props;
+        this.json = json;
     }
 
     @PostMapping(value = "/v1/generate")
@@ -60,9 +64,12 @@ public class GenerateController {
         return new LogprobView(t.token(), t.logprob(), t.top());
     }
 
-    /** Streams tokens as they come; a client that goes away stops the generation within one step. */
-    private SseEmitter stream(GenerationService.Prepared prepared, boolean logprobs) {
-        SseEmitter emitter = new SseEmitter(props.scheduler().requestTimeout().toMillis() + 5_000);
+    /**
+     * Streams tokens as Server-Sent Events ({@code event: token|done|error}, {@code data: <json>}) as they come;
+     * a client that goes away stops the generation within one step.
+     */
+    private ResponseEntity<ResponseBodyEmitter> stream(GenerationService.Prepared prepared, boolean logprobs) {
+        ResponseBodyEmitter emitter = new ResponseBodyEmitter(props.scheduler().requestTimeout().toMillis() + 5_000);
         AtomicBoolean gone = new AtomicBoolean();
         emitter.onCompletion(() -> gone.set(true));
         emitter.onTimeout(() -> gone.set(true));
@@ -70,12 +77,12 @@ public class GenerateController {
         GenerationService.Sink sink = new GenerationService.Sink() {
             @Override
             public void token(String text, SampledToken t) {
-                send(new TokenEvent(text, t.token(), logprobs ? t.logprob() : null, logprobs ? t.top() : null), "token");
+                send("token", new TokenEvent(text, t.token(), logprobs ? t.logprob() : null, logprobs ? t.top() : null));
             }
 
             @Override
             public void tail(String text) {
-                send(new TokenEvent(text, null, null, null), "token");
+                send("token", new TokenEvent(text, null, null, null));
             }
 
             @Override
@@ -83,10 +90,10 @@ public class GenerateController {
                 return gone.get();
             }
 
-            private void send(Object data, String name) {
+            private void send(String event, Object data) {
                 if (gone.get()) return;
                 try {
-                    emitter.send(SseEmitter.event().name(name).data(data, MediaType.APPLICATION_JSON));
+                    emitter.send(sse(event, data), MediaType.TEXT_PLAIN);
                 } catch (IOException | IllegalStateException e) {
                     gone.set(true);
                 }
@@ -97,16 +104,20 @@ public class GenerateController {
             if (gone.get()) return;
             try {
                 if (err != null) {
-                    emitter.send(SseEmitter.event().name("error").data(ProblemHandler.problemOf(err), MediaType.APPLICATION_PROBLEM_JSON));
+                    emitter.send(sse("error", ProblemHandler.problemOf(err)), MediaType.TEXT_PLAIN);
                 } else {
-                    emitter.send(SseEmitter.event().name("done").data(
-                            new DoneEvent(res.finishReason(), res.stateId(), res.usage(), res.timings()), MediaType.APPLICATION_JSON));
+                    emitter.send(sse("done", new DoneEvent(res.finishReason(), res.stateId(), res.usage(), res.timings())),
+                            MediaType.TEXT_PLAIN);
                 }
                 emitter.complete();
             } catch (IOException | IllegalStateException e) {
                 emitter.completeWithError(e);
             }
         });
-        return emitter;
+        return ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM).body(emitter);
+    }
+
+    private String sse(String event, Object data) {
+        return "event: " + event + "\ndata: " + json.writeValueAsString(data) + "\n\n";
     }
 }
