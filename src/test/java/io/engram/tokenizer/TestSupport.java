@@ -1,11 +1,37 @@
 package io.engram.tokenizer;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.Random;
 
-/** Random text for the tokenizer tests. */
+/** Fixtures and random text for the tokenizer tests. */
 final class TestSupport {
 
+    private static RwkvWorldTokenizer rwkv;
+
     private TestSupport() {}
+
+    /** The shared fixtures directory ({@code engram.shared-dir}, default {@code ../shared}). */
+    static Path sharedDir() {
+        return Path.of(System.getProperty("engram.shared-dir", "../shared"));
+    }
+
+    static Path vocabFile() {
+        return sharedDir().resolve("models-data").resolve(RwkvWorldTokenizer.VOCAB_FILE);
+    }
+
+    /** The real RWKV World tokenizer, loaded once for all tests. */
+    static synchronized RwkvWorldTokenizer rwkv() {
+        if (rwkv == null) {
+            try {
+                rwkv = RwkvWorldTokenizer.load(vocabFile());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return rwkv;
+    }
 
     /** Random Unicode scalar values (no surrogate code points) from the whole range U+0000..U+10FFFF. */
     static String randomCodePoints(Random random, int count) {
