@@ -26,10 +26,16 @@ import java.util.Map;
  *       U+FFFD (a byte-level token that ends inside a character); see {@link #newStreamingDecoder()}.</li>
  * </ul>
  *
- * <p>DJL's tokenizer factory calls {@code Ec2Utils.callHome}, which probes the EC2 metadata address
- * (169.254.169.254) for telemetry unless the system property {@code offline} or the environment variable
- * {@code OPT_OUT_TRACKING} is set. Engram runs offline, so {@link #load} sets {@code offline=true} when neither
- * is set. Thread-safe; {@link #close()} frees the native tokenizer (otherwise a finalizer does).
+ * <p><b>Staying offline.</b> Two DJL 0.36 behaviours would reach the network: on a machine with an NVIDIA GPU,
+ * unless DJL is in offline mode ({@code DJL_OFFLINE} / {@code -Dai.djl.offline=true}), it picks a CUDA build of
+ * the native library, which the jar does not contain, and downloads it; and every tokenizer factory call probes
+ * the EC2 metadata address (169.254.169.254) for telemetry unless offline mode or {@code OPT_OUT_TRACKING} is
+ * set. So {@link #load} sets the system properties {@code RUST_FLAVOR=cpu} (use the bundled CPU library) and
+ * {@code OPT_OUT_TRACKING=true}, each only when neither the environment variable nor the property of that
+ * name is already set. The CPU library is extracted once to {@code ~/.djl.ai/tokenizers/} (or
+ * {@code DJL_CACHE_DIR}).
+ *
+ * <p>Thread-safe; {@link #close()} frees the native tokenizer (otherwise a finalizer does).
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
@@ -54,7 +60,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         if (!Files.isRegularFile(tokenizerJson)) {
             throw new IOException("tokenizer file not found: " + tokenizerJson);
         }
-        optOutOfTelemetry();
+        pinDjlOffline();
         Map<String, String> options = Map.of(
                 "addSpecialTokens", "false",
                 "withOverflowingTokens", "false",
@@ -71,9 +77,16 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         }
     }
 
-    private static void optOutOfTelemetry() {
-        if (System.getProperty("offline") == null && System.getenv("OPT_OUT_TRACKING") == null) {
-            System.setProperty("offline", "true");
+    /** Pins DJL to the bundled CPU library and off telemetry, unless the operator chose otherwise. */
+    static void pinDjlOffline() {
+        setIfUnset("RUST_FLAVOR", "cpu");
+        setIfUnset("OPT_OUT_TRACKING", "true");
+    }
+
+    private static void setIfUnset(String name, String value) {
+        // DJL reads these with Utils.getEnvOrSystemProperty: the environment first, then the property.
+        if (System.getenv(name) == null && System.getProperty(name) == null) {
+            System.setProperty(name, value);
         }
     }
 

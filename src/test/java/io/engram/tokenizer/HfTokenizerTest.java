@@ -204,6 +204,17 @@ class HfTokenizerTest {
     }
 
     @Test
+    void loadPinsDjlToTheBundledCpuLibraryWithoutTelemetry() {
+        // Set by load() (this JVM sets neither as environment variable nor as property beforehand).
+        if (System.getenv("RUST_FLAVOR") == null) {
+            assertThat(System.getProperty("RUST_FLAVOR")).isEqualTo("cpu");
+        }
+        if (System.getenv("OPT_OUT_TRACKING") == null) {
+            assertThat(System.getProperty("OPT_OUT_TRACKING")).isEqualTo("true");
+        }
+    }
+
+    @Test
     void badFilesFailWithIoException() throws IOException {
         Path garbage = Files.writeString(dir.resolve("garbage.json"), "{\"model\": {\"type\": \"Nonsense\"}}");
         assertThatThrownBy(() -> HfTokenizer.load(garbage))
