@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -145,7 +146,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             return "";
         }
         if (n < longs.length) {
-            longs = java.util.Arrays.copyOf(longs, n);
+            longs = Arrays.copyOf(longs, n);
         }
         return hf.decode(longs, true);
     }

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -231,7 +232,7 @@ class RwkvWorldTokenizerTest {
             }
             out[n++] = id;
         }
-        return java.util.Arrays.copyOf(out, n);
+        return Arrays.copyOf(out, n);
     }
 
     @Test
@@ -259,7 +260,7 @@ class RwkvWorldTokenizerTest {
         String text = "日本語のテキスト";
         byte[] bytes = utf8(text);
         int[] partial = tok.encodeBytes(new byte[] {bytes[0], bytes[1]});
-        int[] rest = tok.encodeBytes(java.util.Arrays.copyOfRange(bytes, 2, bytes.length));
+        int[] rest = tok.encodeBytes(Arrays.copyOfRange(bytes, 2, bytes.length));
         StreamingDecoder d = tok.newStreamingDecoder();
         StringBuilder sb = new StringBuilder();
         for (int id : partial) {
