@@ -12,7 +12,13 @@ import io.engram.tokenizer.Tokenizer;
  * @param description  a human note, e.g. that a demo model has random weights
  */
 public record LoadedModel(String id, LanguageModel model, Tokenizer tokenizer, String tokenizerKind,
-                          String fingerprint, String weightsDtype, String device, String description) {
+                          String fingerprint, String weightsDtype, String device, String description)
+        implements AutoCloseable {
+
+    @Override
+    public void close() {
+        model.close();
+    }
 
     public String architecture() {
         return model.architecture();

@@ -64,7 +64,7 @@ public final class ModelDirectory {
         Tokenizer tokenizer;
         try {
             tokenizer = Tokenizers.load(config.tokenizer(), dir);
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | IOException e) {
             throw new CheckpointException("model '" + id + "': " + e.getMessage(), e);
         }
         try (Checkpoint ck = Checkpoints.open(dir)) {
