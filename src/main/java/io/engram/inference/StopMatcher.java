@@ -25,6 +25,8 @@ public final class StopMatcher {
     private boolean stopped;
 
     /**
+     * Creates the matcher of one request.
+     *
      * @param stops the stop strings; may be empty (everything passes through)
      * @throws IllegalArgumentException if a stop string is null or empty
      */
@@ -76,6 +78,8 @@ public final class StopMatcher {
     }
 
     /**
+     * Tells whether generation should end.
+     *
      * @return true once any stop string has been seen; text from the stop string on is dropped
      */
     public boolean stopped() {
