@@ -31,6 +31,7 @@ public record EngramProperties(
         @Valid @NotNull @DefaultValue Limits limits,
         @Valid @NotNull @DefaultValue Scheduler scheduler,
         @Valid @NotNull @DefaultValue Memory memory,
+        @Valid @NotNull @DefaultValue Retnet retnet,
         @Valid @NotNull @DefaultValue Demo demo) {
 
     /** Request limits: each is answered with a problem-details 4xx naming the limit. */
@@ -49,6 +50,11 @@ public record EngramProperties(
             @Min(1) @Max(65536) @DefaultValue("256") int chunkTokens,
             /** Use the Java Vector API kernels for single-token decode on the CPU. */
             @DefaultValue("true") boolean cpuDecodeKernels) {}
+
+    /** RetNet models. */
+    public record Retnet(
+            /** Tokens per chunk of the chunkwise paradigm used to read documents; 0 = each model's recurrent_chunk_size. */
+            @Min(0) @Max(65536) @DefaultValue("0") int chunkSize) {}
 
     /** The embedded in-memory state store. */
     public record Memory(@Min(1) @DefaultValue("1073741824") long maxBytes) {}

@@ -1,6 +1,9 @@
 package io.engram.model;
 
 import ai.djl.Device;
+import io.engram.model.retnet.RetNetConfig;
+import io.engram.model.retnet.RetNetModel;
+import io.engram.model.retnet.RetNetWeights;
 import io.engram.model.rwkv7.Rwkv7Model;
 import io.engram.model.rwkv7.Rwkv7Weights;
 import io.engram.tokenizer.Tokenizer;
@@ -28,8 +31,18 @@ public final class ModelDirectory {
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
-    /** How to place and run a model. */
-    public record Options(Device device, int chunkTokens, boolean cpuDecodeKernels) {}
+    /**
+     * How to place and run a model.
+     *
+     * @param chunkTokens      RWKV-7: tokens per batched chunk when reading documents
+     * @param retnetChunkSize  RetNet: tokens per chunk of the chunkwise paradigm; 0 = the config's recurrent_chunk_size
+     */
+    public record Options(Device device, int chunkTokens, boolean cpuDecodeKernels, int retnetChunkSize) {
+
+        public Options(Device device, int chunkTokens, boolean cpuDecodeKernels) {
+            this(device, chunkTokens, cpuDecodeKernels, 0);
+        }
+    }
 
     private ModelDirectory() {}
 
@@ -73,6 +86,8 @@ public final class ModelDirectory {
             LanguageModel model = switch (config.architecture()) {
                 case "rwkv7" -> new Rwkv7Model(Rwkv7Weights.read(ck), options.device(), options.chunkTokens(),
                         options.cpuDecodeKernels());
+                case "retnet" -> new RetNetModel(RetNetWeights.read(ck, RetNetConfig.from(config.raw(), ck.metadata())),
+                        options.device(), options.retnetChunkSize());
                 default -> throw new CheckpointException("model '" + id + "': architecture '" + config.architecture()
                         + "' is not supported by this build yet");
             };

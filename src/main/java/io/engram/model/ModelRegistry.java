@@ -41,7 +41,7 @@ public class ModelRegistry implements DisposableBean {
             throw new IllegalStateException("engram.models-dir " + dir + " does not exist: create it with one folder per model");
         }
         ModelDirectory.Options options = new ModelDirectory.Options(device, props.scheduler().chunkTokens(),
-                props.scheduler().cpuDecodeKernels());
+                props.scheduler().cpuDecodeKernels(), props.retnet().chunkSize());
         try (Stream<Path> children = Files.list(dir)) {
             for (Path p : children.filter(Files::isDirectory).sorted().toList()) {
                 String id = p.getFileName().toString();
