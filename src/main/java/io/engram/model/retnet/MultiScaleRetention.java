@@ -17,9 +17,10 @@ import io.engram.model.ops.Nd;
  * <pre>
  *   raw_i = Σ_{j<=i} γ^(i-j) (q̃_i·k̃_j) v_j  +  γ^(i+1) R0 q̃_i          (j, i local to the block)
  * </pre>
- * The three paradigms compute raw_i and divide it by different positive per-(head, token) normalisers, the ones of
- * torchscale's three code paths; the per-head RMSNorm that follows cancels any such factor up to its epsilon. All
- * three then leave the same state: {@link #advance}.
+ * The recurrent form outputs {@code raw_i / sqrt(scale_i)}; the parallel and chunkwise forms compute the same from
+ * the whole block at once ({@link #block}), or, for comparison with torchscale, with its paradigm-specific positive
+ * per-row normalisers ({@link Normalisation}), which the per-head RMSNorm that follows cancels up to its epsilon.
+ * All three leave the same state: {@link #advance}.
  */
 final class MultiScaleRetention {
 
@@ -86,7 +87,8 @@ final class MultiScaleRetention {
      * @param chunkSize the configured chunk length (torchscale's chunkwise normaliser depends on it)
      * @return the residual update [n,D]
      */
-    NDArray forward(NDArray x, RetNetState state, int layer, Block b, Paradigm p, int chunkSize) {
+    NDArray forward(NDArray x, RetNetState state, int layer, Block b, Paradigm p, Normalisation normalisation,
+                    int chunkSize) {
         NDManager sm = x.getManager();
         int n = b.n, h = cfg.heads(), dk = cfg.keyDim(), dv = cfg.headValueDim();
 
@@ -100,11 +102,8 @@ final class MultiScaleRetention {
         float[] s0 = state.scale[layer];
         NDArray kv0 = sm.create(state.kv[layer], new Shape(h, dv, dk));                      // [H,dv,dk]
         Advanced next = advance(kr, v, kv0, s0);
-        NDArray o = switch (p) {
-            case PARALLEL -> parallel(qr, kr, v, kv0, s0, b);
-            case CHUNKWISE -> chunk(qr, kr, v, kv0, state.kv[layer], s0, b, chunkSize);
-            case RECURRENT -> recurrent(qr, next);
-        };                                                                                    // [H,n,dv]
+        NDArray o = p == Paradigm.RECURRENT ? recurrent(qr, next)                            // [H,n,dv]
+                : block(qr, kr, v, kv0, state.kv[layer], s0, b, p, normalisation, chunkSize);
         System.arraycopy(next.kv().toFloatArray(), 0, state.kv[layer], 0, state.kv[layer].length);
         System.arraycopy(next.scale(), 0, s0, 0, h);
 
@@ -152,72 +151,79 @@ final class MultiScaleRetention {
     }
 
     /**
-     * Parallel (torchscale {@code parallel_forward}): the whole block with its n×n decay mask, each mask row divided
-     * by {@code sqrt(γ^(i+1) s0 + S_{i+1})} (the recurrent scale of token i; torchscale's {@code sqrt(Σ_j γ^(i-j))}
-     * from the zero state), then each row of {@code qk⊙mask} by {@code clamp(Σ_j |qk⊙mask|, 1, 5e4)}. Heads go in
-     * groups so that one [g,n,n] block stays under {@value #PARALLEL_BLOCK_BYTES} bytes.
+     * Parallel and chunkwise: the whole block at once with its n×n decay mask,
+     * <pre>
+     *   exact_i = raw_i / r_i,   r_i = sqrt(γ^(i+1) s0 + S_{i+1})   (the recurrent scale after token i)
+     * </pre>
+     * which is what n recurrent steps output. With {@link Normalisation#TORCHSCALE} each row is then multiplied by
+     * the positive factor that turns it into torchscale's output, A_i = Σ_j γ^(i-j) |q̃_i·k̃_j| / r_i being the
+     * absolute row sum of the normalised in-block scores:
+     * <ul>
+     *   <li>parallel ({@code parallel_forward}, where r_i is its mask row normaliser from the zero state):
+     *       {@code 1 / clamp(A_i, 1, 5e4)};</li>
+     *   <li>chunkwise ({@code chunk_recurrent_forward}): its in-chunk mask rows are divided by
+     *       c_i = sqrt(S_{i+1}) instead of r_i, its inner part by {@code max(1, A_i r_i/c_i)}, its cross-chunk part
+     *       (read from R0/S_C) by {@code kvScale = max(1, max_v Σ_k |R0/S_C|)}, both by the larger of the two:
+     *       {@code (r_i/c_i) / max(1, A_i r_i/c_i, kvScale)}. C is the configured chunk length; a short last chunk
+     *       equals torchscale's zero padding for its real rows.</li>
+     * </ul>
+     * Heads go in groups so that one [g,n,n] block stays under {@value #PARALLEL_BLOCK_BYTES} bytes.
      */
-    private NDArray parallel(NDArray qr, NDArray kr, NDArray v, NDArray kv0, float[] s0, Block b) {
+    private NDArray block(NDArray qr, NDArray kr, NDArray v, NDArray kv0, float[] kv0Host, float[] s0, Block b,
+                          Paradigm p, Normalisation norm, int chunkSize) {
         NDManager sm = qr.getManager();
         int n = b.n, h = cfg.heads();
-        float[] rowNorm = new float[h * n], cross = new float[h * n];
+        float[] r = new float[h * n], cross = new float[h * n], ratio = new float[h * n];
         for (int hh = 0; hh < h; hh++) {
             for (int i = 0; i < n; i++) {
-                double r = Math.sqrt(decays.pow(hh, i + 1) * s0[hh] + decays.sum(hh, i + 1));
-                rowNorm[hh * n + i] = (float) r;
-                cross[hh * n + i] = (float) (decays.pow(hh, i + 1) * Math.sqrt(s0[hh]) / r);
+                double ri = Math.sqrt(decays.pow(hh, i + 1) * s0[hh] + decays.sum(hh, i + 1));
+                r[hh * n + i] = (float) ri;
+                cross[hh * n + i] = (float) (decays.pow(hh, i + 1) * Math.sqrt(s0[hh]) / ri); // γ^(i+1) sqrt(s0) / r_i
+                ratio[hh * n + i] = (float) (ri / Math.sqrt(decays.sum(hh, i + 1)));           // r_i / c_i
             }
         }
-        NDArray rn = sm.create(rowNorm, new Shape(h, n, 1)), cr = sm.create(cross, new Shape(h, n, 1));
+        NDArray rn = sm.create(r, new Shape(h, n, 1)), cr = sm.create(cross, new Shape(h, n, 1));
+        NDArray factor = null;                                                        // [H,n,1] TORCHSCALE only
         int group = (int) Math.max(1, Math.min(h, PARALLEL_BLOCK_BYTES / (4L * n * n)));
         NDList parts = new NDList();
         for (int h0 = 0; h0 < h; h0 += group) {
             int h1 = Math.min(h, h0 + group);
             String hs = h0 + ":" + h1;
             NDArray qg = qr.get(hs), kg = kr.get(hs);                                  // [g,n,dk]
-            NDArray mask = b.mask(decays, h0, h1).div(rn.get(hs));                    // [g,n,n]
+            NDArray mask = b.mask(decays, h0, h1).div(rn.get(hs));                    // [g,n,n] γ^(i-j) / r_i
             NDArray qk = qg.matMul(kg.transpose(0, 2, 1)).mul(mask);                   // [g,n,n]
-            NDArray denom = qk.abs().sum(new int[] {-1}, true).clip(1f, 5e4f);        // [g,n,1]
-            NDArray num = qk.matMul(v.get(hs))                                        // [g,n,dv]
-                    .add(qg.mul(cr.get(hs)).matMul(kv0.get(hs).transpose(0, 2, 1)));  // + γ^(i+1) R0 q̃_i / rowNorm
-            parts.add(num.div(denom));                                                // [g,n,dv]
+            NDArray o = qk.matMul(v.get(hs))                                          // [g,n,dv] in-block part
+                    .add(qg.mul(cr.get(hs)).matMul(kv0.get(hs).transpose(0, 2, 1)));  // + γ^(i+1) R0 q̃_i / r_i
+            if (norm == Normalisation.TORCHSCALE) {
+                NDArray a = qk.abs().sum(new int[] {-1}, true);                       // [g,n,1] A_i
+                o = switch (p) {
+                    case PARALLEL -> o.div(a.clip(1f, 5e4f));
+                    case CHUNKWISE -> {
+                        NDArray rc = sm.create(java.util.Arrays.copyOfRange(ratio, h0 * n, h1 * n), new Shape(h1 - h0, n, 1));
+                        NDArray kvs = sm.create(kvScale(kv0Host, s0, h0, h1, chunkSize), new Shape(h1 - h0, 1, 1));
+                        yield o.mul(rc).div(a.mul(rc).maximum(kvs));                  // kvs >= 1
+                    }
+                    case RECURRENT -> throw new IllegalStateException();
+                };
+            }
+            parts.add(o);
         }
         return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);          // [H,n,dv]
     }
 
-    /**
-     * Chunkwise (torchscale {@code chunk_recurrent_forward}, one chunk): mask rows divided by the in-chunk
-     * {@code sqrt(S_{i+1})}, the inner part by {@code max(1, Σ_j |qk⊙mask|)}, the cross-chunk part read from
-     * {@code R0/S_C} divided by {@code max(1, max_v Σ_k |R0/S_C|)}, and both by the larger of the two, C being the
-     * configured chunk length (the last chunk may be shorter: torchscale pads it, which is the same for real rows).
-     */
-    private NDArray chunk(NDArray qr, NDArray kr, NDArray v, NDArray kv0, float[] kv0Host, float[] s0, Block b,
-                          int chunkSize) {
-        NDManager sm = qr.getManager();
-        int n = b.n, h = cfg.heads(), dv = cfg.headValueDim(), dk = cfg.keyDim();
-        float[] inner = new float[h * n], cross = new float[h * n], kvScale = new float[h];
-        for (int hh = 0; hh < h; hh++) {
-            for (int i = 0; i < n; i++) {
-                double sc = Math.sqrt(decays.sum(hh, i + 1));
-                inner[hh * n + i] = (float) sc;
-                cross[hh * n + i] = (float) (decays.pow(hh, i + 1) * Math.sqrt(s0[hh]) / sc);
+    /** torchscale's {@code kv_scale} before a chunk: {@code max(1, max_v Σ_k |R0[v,k]| / S_C)}, heads [h0, h1). */
+    private float[] kvScale(float[] kv0, float[] s0, int h0, int h1, int chunkSize) {
+        int dv = cfg.headValueDim(), dk = cfg.keyDim();
+        float[] out = new float[h1 - h0];
+        for (int hh = h0; hh < h1; hh++) {
+            double worst = 0;
+            for (int row = 0; row < dv; row++) {
+                double abs = 0;
+                for (int c = 0; c < dk; c++) abs += Math.abs(kv0[(hh * dv + row) * dk + c]);
+                worst = Math.max(worst, abs);
             }
-            kvScale[hh] = 1f;
-            if (s0[hh] != 0f) {
-                double worst = 0;
-                for (int row = 0; row < dv; row++) {
-                    double abs = 0;
-                    for (int c = 0; c < dk; c++) abs += Math.abs(kv0Host[(hh * dv + row) * dk + c]);
-                    worst = Math.max(worst, abs);
-                }
-                kvScale[hh] = (float) Math.max(1, worst * Math.sqrt(s0[hh]) / decays.sum(hh, chunkSize));
-            }
+            out[hh - h0] = (float) Math.max(1, worst * Math.sqrt(s0[hh]) / decays.sum(hh, chunkSize));
         }
-        NDArray mask = b.mask(decays, 0, h).div(sm.create(inner, new Shape(h, n, 1)));    // [H,n,n]
-        NDArray qk = qr.matMul(kr.transpose(0, 2, 1)).mul(mask);                          // [H,n,n]
-        NDArray innerScale = qk.abs().sum(new int[] {-1}, true).maximum(1f);             // [H,n,1]
-        NDArray num = qk.matMul(v)                                                       // [H,n,dv]
-                .add(qr.mul(sm.create(cross, new Shape(h, n, 1))).matMul(kv0.transpose(0, 2, 1)));
-        return num.div(innerScale.maximum(sm.create(kvScale, new Shape(h, 1, 1))));      // [H,n,dv]
+        return out;
     }
 }

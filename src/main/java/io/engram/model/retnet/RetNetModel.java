@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * RetNet (torchscale {@code RetNetDecoder}, commit 4d1e0e8) on DJL, with its three paradigms ({@link Paradigm}).
  * Reading a document or a prompt ({@link #forward(ModelState, int[], boolean)} with more than one token) is
- * chunkwise; a single token is recurrent. Whatever the paradigm, the state left behind is the recurrent one.
+ * chunkwise; a single token is recurrent. Whatever the paradigm, the state left behind is the recurrent one, and
+ * with {@link Normalisation#EXACT} (the default) so are the outputs, up to float rounding.
  *
  * <p>Pre-norm blocks, RMSNorm everywhere: {@code x = emb[tok]·embed_scale (then RMSNorm if layernorm_embedding)};
  * per layer {@code x += MSR(RMS(x))}, {@code x += GLU(RMS(x))}; {@code logits = W_out RMS(x)}. See
@@ -96,21 +97,34 @@ public final class RetNetModel implements LanguageModel {
         return forward(state, tokens, wantLogits, tokens.length == 1 ? Paradigm.RECURRENT : Paradigm.CHUNKWISE);
     }
 
-    /** Reads {@code tokens} into {@code state} with the given paradigm; the logits after the last token, if wanted. */
+    /**
+     * Reads {@code tokens} into {@code state} with the given paradigm ({@link Normalisation#EXACT}); the logits after
+     * the last token, if wanted.
+     */
     public float[] forward(ModelState state, int[] tokens, boolean wantLogits, Paradigm paradigm) {
+        return forward(state, tokens, wantLogits, paradigm, Normalisation.EXACT);
+    }
+
+    /** As {@link #forward(ModelState, int[], boolean, Paradigm)}, choosing how the block paradigms normalise. */
+    public float[] forward(ModelState state, int[] tokens, boolean wantLogits, Paradigm paradigm, Normalisation norm) {
         if (tokens.length == 0) return null;
-        float[][] out = run((RetNetState) state, tokens, paradigm, wantLogits ? Head.LAST : Head.NONE);
+        float[][] out = run((RetNetState) state, tokens, paradigm, norm, wantLogits ? Head.LAST : Head.NONE);
         return wantLogits ? out[tokens.length - 1] : null;
     }
 
     /** Reads {@code tokens} into {@code state} and returns the logits after every token, {@code [T][V]}. */
     public float[][] logitsAll(ModelState state, int[] tokens, Paradigm paradigm) {
-        return run((RetNetState) state, tokens, paradigm, Head.ALL);
+        return logitsAll(state, tokens, paradigm, Normalisation.EXACT);
+    }
+
+    /** As {@link #logitsAll(ModelState, int[], Paradigm)}, choosing how the block paradigms normalise. */
+    public float[][] logitsAll(ModelState state, int[] tokens, Paradigm paradigm, Normalisation norm) {
+        return run((RetNetState) state, tokens, paradigm, norm, Head.ALL);
     }
 
     private enum Head { NONE, LAST, ALL }
 
-    private float[][] run(RetNetState state, int[] tokens, Paradigm paradigm, Head head) {
+    private float[][] run(RetNetState state, int[] tokens, Paradigm paradigm, Normalisation norm, Head head) {
         for (int tok : tokens) {
             if (tok < 0 || tok >= cfg.vocab()) {
                 throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
@@ -125,14 +139,14 @@ public final class RetNetModel implements LanguageModel {
         for (int from = 0; from < tokens.length; from += block) {
             int to = Math.min(tokens.length, from + block);
             Head rows = head == Head.LAST && to < tokens.length ? Head.NONE : head;
-            block(state, tokens, from, to, paradigm, rows, logits);
+            block(state, tokens, from, to, paradigm, norm, rows, logits);
         }
         return logits;
     }
 
     /** Reads tokens[from, to) as one block through every layer; every NDArray made here is closed with the scope. */
-    private void block(RetNetState state, int[] tokens, int from, int to, Paradigm paradigm, Head rows,
-                       float[][] logits) {
+    private void block(RetNetState state, int[] tokens, int from, int to, Paradigm paradigm, Normalisation norm,
+                       Head rows, float[][] logits) {
         int n = to - from, d = cfg.dim(), v = cfg.vocab();
         try (NDManager sm = manager.newSubManager(); NDScope ignored = new NDScope()) {
             float[] e = new float[n * d];
@@ -145,7 +159,7 @@ public final class RetNetModel implements LanguageModel {
             if (embedNorm != null) x = RmsNorm.apply(x, embedNorm, cfg.eps());              // [n,D]
             MultiScaleRetention.Block b = new MultiScaleRetention.Block(sm, rotary, state.pos, n);
             for (int l = 0; l < cfg.layers(); l++) {
-                x = x.add(retention[l].forward(x, state, l, b, paradigm, cfg.chunkSize()));   // [n,D]
+                x = x.add(retention[l].forward(x, state, l, b, paradigm, norm, cfg.chunkSize())); // [n,D]
                 x = x.add(ffn[l].forward(x));                                                  // [n,D]
             }
             state.pos += n;
