@@ -25,13 +25,17 @@ import org.springframework.context.ConfigurableApplicationContext;
  * {@code java -jar engram.jar bench [--model DIR | --random-0.1b] [--runs 5] [--prime-tokens 1024]
  * [--decode-tokens 64] [--no-http]}: priming throughput, single-stream decode, and the wall time of one
  * {@code POST /v1/states} plus one {@code POST /v1/generate} of 32 tokens through real HTTP. Each figure is the
- * median of the runs, after one warm-up run.
+ * median of the runs, after one warm-up run. {@code bench --retnet-0.1b | --retnet DIR ...} measures RetNet's
+ * paradigms instead ({@link RetNetBenchmark}).
  */
 public final class Benchmark {
 
     private Benchmark() {}
 
     public static int run(String[] args) throws Exception {
+        for (String a : args) {
+            if (a.equals("--retnet-0.1b") || a.equals("--retnet")) return RetNetBenchmark.run(args); // RetNet's own set
+        }
         Path modelDir = null;
         int runs = 5, primeTokens = 1024, decodeTokens = 64;
         boolean http = true;

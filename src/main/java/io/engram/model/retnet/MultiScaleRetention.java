@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import io.engram.model.ops.Nd;
@@ -45,21 +46,24 @@ final class MultiScaleRetention {
         wo = Nd.linearWeight(m, w.out, d, dv); // [Dv,D]
     }
 
-    /** What a block of positions shares across layers: the rotation tables and the decay mask (lazily). */
+    /**
+     * What a block of positions shares across layers: the rotation tables and, for the block paradigms, the lags of
+     * the decay mask. Made before any per-layer scope opens, so they live as long as the block.
+     */
     static final class Block {
-        final long p0;
         final int n;
         private final Rotary rotary;
         private final Rotary.Tables rot;
-        private final NDManager m;
-        private NDArray lag, causal, mask;
+        private final NDArray lag, causal;
+        private NDArray mask;
 
-        Block(NDManager m, Rotary rotary, long p0, int n) {
-            this.m = m;
-            this.p0 = p0;
+        Block(NDManager m, Rotary rotary, long p0, int n, Paradigm p) {
             this.n = n;
             this.rotary = rotary;
             this.rot = rotary.tables(m, p0, n);
+            NDArray[] lc = p == Paradigm.RECURRENT ? new NDArray[2] : Decays.lags(m, n);
+            this.lag = lc[0];
+            this.causal = lc[1];
         }
 
         /** @param x [H,n,dk]; returns it rotated by each token's absolute position, [H,n,dk]. */
@@ -67,17 +71,14 @@ final class MultiScaleRetention {
             return rotary.apply(x, rot);
         }
 
+        /** The decay mask of heads [h0, h1), [g,n,n]; all heads' is kept for the next layers. */
         NDArray mask(Decays d, int h0, int h1) {
-            if (lag == null) {
-                NDArray[] lc = Decays.lags(m, n);
-                lag = lc[0];
-                causal = lc[1];
+            if (h0 != 0 || h1 != d.heads()) return d.mask(lag, causal, h0, h1);
+            if (mask == null) {
+                mask = d.mask(lag, causal, 0, h1);
+                NDScope.unregister(mask); // outlives the layer scope it is made in; freed with the block's manager
             }
-            if (h0 == 0 && h1 == d.heads()) {
-                if (mask == null) mask = d.mask(lag, causal, 0, h1);
-                return mask;
-            }
-            return d.mask(lag, causal, h0, h1);
+            return mask;
         }
     }
 
@@ -183,11 +184,24 @@ final class MultiScaleRetention {
             }
         }
         NDArray rn = sm.create(r, new Shape(h, n, 1)), cr = sm.create(cross, new Shape(h, n, 1));
-        NDArray factor = null;                                                        // [H,n,1] TORCHSCALE only
         int group = (int) Math.max(1, Math.min(h, PARALLEL_BLOCK_BYTES / (4L * n * n)));
         NDList parts = new NDList();
         for (int h0 = 0; h0 < h; h0 += group) {
-            int h1 = Math.min(h, h0 + group);
+            parts.add(headGroup(qr, kr, v, kv0, kv0Host, s0, b, p, norm, chunkSize, rn, cr, ratio, h0, Math.min(h, h0 + group)));
+        }
+        if (parts.size() == 1) return parts.get(0);
+        NDArray all = NDArrays.concat(parts, 0);                                      // [H,n,dv]
+        parts.close();
+        return all;
+    }
+
+    /** {@link #block} for heads [h0, h1); its [g,n,n] temporaries are freed on return. */
+    private NDArray headGroup(NDArray qr, NDArray kr, NDArray v, NDArray kv0, float[] kv0Host, float[] s0, Block b,
+                              Paradigm p, Normalisation norm, int chunkSize, NDArray rn, NDArray cr, float[] ratio,
+                              int h0, int h1) {
+        NDManager sm = qr.getManager();
+        int n = b.n;
+        try (NDScope ignored = new NDScope()) {
             String hs = h0 + ":" + h1;
             NDArray qg = qr.get(hs), kg = kr.get(hs);                                  // [g,n,dk]
             NDArray mask = b.mask(decays, h0, h1).div(rn.get(hs));                    // [g,n,n] γ^(i-j) / r_i
@@ -206,9 +220,9 @@ final class MultiScaleRetention {
                     case RECURRENT -> throw new IllegalStateException();
                 };
             }
-            parts.add(o);
+            NDScope.unregister(o);
+            return o;
         }
-        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);          // [H,n,dv]
     }
 
     /** torchscale's {@code kv_scale} before a chunk: {@code max(1, max_v Σ_k |R0[v,k]| / S_C)}, heads [h0, h1). */

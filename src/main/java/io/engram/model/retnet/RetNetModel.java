@@ -157,10 +157,13 @@ public final class RetNetModel implements LanguageModel {
             }
             NDArray x = sm.create(e, new Shape(n, d));                                        // [n,D]
             if (embedNorm != null) x = RmsNorm.apply(x, embedNorm, cfg.eps());              // [n,D]
-            MultiScaleRetention.Block b = new MultiScaleRetention.Block(sm, rotary, state.pos, n);
+            MultiScaleRetention.Block b = new MultiScaleRetention.Block(sm, rotary, state.pos, n, paradigm);
             for (int l = 0; l < cfg.layers(); l++) {
-                x = x.add(retention[l].forward(x, state, l, b, paradigm, norm, cfg.chunkSize())); // [n,D]
-                x = x.add(ffn[l].forward(x));                                                  // [n,D]
+                try (NDScope layer = new NDScope()) { // a layer's temporaries go when it is done
+                    NDArray y = x.add(retention[l].forward(x, state, l, b, paradigm, norm, cfg.chunkSize())); // [n,D]
+                    x = y.add(ffn[l].forward(y));                                                         // [n,D]
+                    NDScope.unregister(x);
+                }
             }
             state.pos += n;
             if (rows == Head.NONE) return;
