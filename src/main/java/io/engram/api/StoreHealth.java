@@ -11,7 +11,7 @@ import org.springframework.stereotype.Component;
  * the in-memory store). While Redis is unreachable the server keeps running and this reports DOWN, so a load
  * balancer stops sending traffic until Redis is back; no restart is needed.
  */
-@Component("stateStore")
+@Component("stateStoreHealthIndicator") // contributor name: stateStore
 public class StoreHealth implements HealthIndicator {
 
     private final StateStore store;
