@@ -26,9 +26,9 @@ import org.springframework.stereotype.Component;
  * <ol>
  *   <li>admits waiting sequences, first come first served, up to {@code max-running};</li>
  *   <li>drops sequences whose client went away or whose deadline passed;</li>
- *   <li>reads one chunk of input for the oldest sequence still reading (chunked prefill). While others decode,
- *       the chunk is sized so it takes about as long as a decode step, which keeps every stream's time between
- *       tokens bounded while a long document is primed;</li>
+ *   <li>reads input for sequences still reading (chunked prefill): short prompts whole, then one chunk of the
+ *       oldest long input. While others decode, the budget is sized to take about as long as a decode step,
+ *       which keeps every stream's time between tokens bounded while a long document is primed;</li>
  *   <li>samples one token for every decoding sequence and reads them all in one batched step.</li>
  * </ol>
  * Waiting requests beyond {@code max-queued} are refused with 429 and Retry-After.
@@ -127,24 +127,46 @@ public class DeviceScheduler implements DisposableBean {
             }
             return false;
         });
-        prefillOneChunk();
+        prefill();
         decodeStep();
     }
 
-    private void prefillOneChunk() {
-        Sequence s = null;
+    /** Prompts at most this long are read whole in one iteration, ahead of a long document's next chunk. */
+    private static final int SHORT_PREFILL = 64;
+
+    /**
+     * Reads input for sequences still reading, within a token budget: short prompts first (whole, first come first
+     * served), so a new stream is not stuck behind a long document, then the oldest long input gets the rest of the
+     * budget (always at least a few tokens, so it keeps moving).
+     */
+    private void prefill() {
         boolean othersDecode = false;
+        List<Sequence> reading = new ArrayList<>();
         for (Sequence a : active) {
-            if (!a.prefilled() && s == null) s = a;
-            else if (a.prefilled()) othersDecode = true;
+            if (a.prefilled()) othersDecode = true;
+            else reading.add(a);
         }
-        if (s == null) return;
+        if (reading.isEmpty()) return;
         int budget = chunkTokens;
         if (othersDecode && decodeStepMs > 0) {
             // about one decode step's worth of prefill, so streams keep their pace
             budget = (int) Math.max(8, Math.min(chunkTokens, 1.5 * decodeStepMs / prefillMsPerToken));
         }
-        int n = Math.min(budget, s.remaining());
+        for (Sequence s : reading) {
+            if (s.remaining() <= SHORT_PREFILL && (budget >= s.remaining() || s == reading.get(0))) {
+                budget -= read(s, s.remaining());
+            }
+        }
+        for (Sequence s : reading) {
+            if (!s.prefilled()) {
+                read(s, Math.min(s.remaining(), Math.max(8, budget)));
+                return;
+            }
+        }
+    }
+
+    /** Reads the next n input tokens of s; returns n. */
+    private int read(Sequence s, int n) {
         boolean last = n == s.remaining();
         long t0 = System.nanoTime();
         try {
@@ -160,6 +182,7 @@ public class DeviceScheduler implements DisposableBean {
         }
         double ms = (System.nanoTime() - t0) / 1e6;
         if (n >= 8) prefillMsPerToken = 0.8 * prefillMsPerToken + 0.2 * (ms / n);
+        return n;
     }
 
     private void decodeStep() {

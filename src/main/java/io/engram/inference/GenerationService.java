@@ -92,9 +92,11 @@ public class GenerationService {
         StateService.Start start = states.start(r.model(), r.states());
         LoadedModel model = states.model(start.model());
         int[] prompt = states.tokens(model, r.prompt(), r.promptTokens(), "prompt", true);
-        if (prompt.length > props.limits().maxDocumentTokens()) {
-            throw new EngramException(ProblemType.DOCUMENT_TOO_LONG, "the prompt has " + prompt.length
-                    + " tokens; the limit is " + props.limits().maxDocumentTokens() + " (engram.limits.max-document-tokens)");
+        long total = start.tokens() + prompt.length;
+        if (total > props.limits().maxDocumentTokens()) {
+            throw new EngramException(ProblemType.DOCUMENT_TOO_LONG, "the states hold " + start.tokens()
+                    + " tokens and the prompt adds " + prompt.length + "; the total limit is "
+                    + props.limits().maxDocumentTokens() + " (engram.limits.max-document-tokens)");
         }
         if (prompt.length == 0 && start.lastLogits() == null) {
             throw new EngramException(ProblemType.INVALID_REQUEST, start.id() == null
