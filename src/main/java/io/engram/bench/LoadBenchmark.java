@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class LoadBenchmark {
 
     record Result(int streams, double aggregateTokensPerS, double ttftP50, double ttftP99, double itlP50,
-                  double itlP99, int errors, boolean withPrime) {}
+                  double itlP99, int errors, boolean withPrime, int primeTokens) {}
 
     private final HttpClient client = HttpClient.newHttpClient();
     private final int port;
@@ -59,7 +59,7 @@ final class LoadBenchmark {
         if (prime != null) prime.join();
         pool.shutdown();
         return new Result(streams, generated.get() / wall, pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99),
-                errors.get(), concurrentPrimeTokens != null);
+                errors.get(), concurrentPrimeTokens != null, concurrentPrimeTokens == null ? 0 : concurrentPrimeTokens);
     }
 
     private void stream(int seed, int tokens, List<Double> ttft, List<Double> itl, AtomicInteger errors, AtomicInteger generated) {
@@ -107,10 +107,10 @@ final class LoadBenchmark {
     }
 
     static void print(List<Result> rs) {
-        System.out.println("| streams | concurrent 32k prime | aggregate tok/s | TTFT p50 / p99 (ms) | ITL p50 / p99 (ms) | errors |");
+        System.out.println("| streams | concurrent prime | aggregate tok/s | TTFT p50 / p99 (ms) | ITL p50 / p99 (ms) | errors |");
         System.out.println("|---|---|---|---|---|---|");
         for (Result r : rs) {
-            System.out.printf("| %d | %s | %.1f | %.0f / %.0f | %.1f / %.1f | %d |%n", r.streams(), r.withPrime() ? "yes" : "no",
+            System.out.printf("| %d | %s | %.1f | %.0f / %.0f | %.1f / %.1f | %d |%n", r.streams(), r.withPrime() ? r.primeTokens() + " tokens" : "none",
                     r.aggregateTokensPerS(), r.ttftP50(), r.ttftP99(), r.itlP50(), r.itlP99(), r.errors());
         }
     }

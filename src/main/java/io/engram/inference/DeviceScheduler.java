@@ -133,6 +133,11 @@ public class DeviceScheduler implements DisposableBean {
 
     /** Prompts at most this long are read whole in one iteration, ahead of a long document's next chunk. */
     private static final int SHORT_PREFILL = 64;
+    /**
+     * Inputs with at most this many tokens left join the batched decode step, one token per step, instead of a
+     * prefill chunk of their own: in a memory-bound step the extra rows are nearly free.
+     */
+    static final int STEP_PREFILL = 8;
 
     /**
      * Reads input for sequences still reading, within a token budget: short prompts first (whole, first come first
@@ -144,7 +149,7 @@ public class DeviceScheduler implements DisposableBean {
         List<Sequence> reading = new ArrayList<>();
         for (Sequence a : active) {
             if (a.prefilled()) othersDecode = true;
-            else reading.add(a);
+            else if (a.remaining() > STEP_PREFILL) reading.add(a);
         }
         if (reading.isEmpty()) return;
         int budget = chunkTokens;
@@ -188,18 +193,22 @@ public class DeviceScheduler implements DisposableBean {
     private void decodeStep() {
         Map<LanguageModel, List<Sequence>> byModel = new IdentityHashMap<>();
         for (Sequence s : new ArrayList<>(active)) {
-            if (!s.prefilled()) continue;
             int token;
-            try {
-                token = s.next();
-            } catch (RuntimeException e) {
-                active.remove(s);
-                s.fail(e);
-                continue;
-            }
-            if (token < 0) {
-                active.remove(s);
-                continue;
+            if (!s.prefilled()) {
+                if (s.remaining() > STEP_PREFILL) continue;
+                token = s.input[s.read];                      // still reading: its next input token rides along
+            } else {
+                try {
+                    token = s.next();
+                } catch (RuntimeException e) {
+                    active.remove(s);
+                    s.fail(e);
+                    continue;
+                }
+                if (token < 0) {
+                    active.remove(s);
+                    continue;
+                }
             }
             s.pendingToken = token;
             byModel.computeIfAbsent(s.model, m -> new ArrayList<>()).add(s);
@@ -227,7 +236,12 @@ public class DeviceScheduler implements DisposableBean {
             for (int i = 0; i < tokens.length; i++) {
                 Sequence s = batch.get(i);
                 s.logits = logits[i];
-                if (!s.fed()) active.remove(s);
+                if (!s.prefilled()) {
+                    s.read++;
+                    if (s.prefilled() && !s.prefillDone()) active.remove(s);
+                } else if (!s.fed()) {
+                    active.remove(s);
+                }
             }
         }
         double ms = (System.nanoTime() - t0) / 1e6;

@@ -65,6 +65,27 @@ class StreamingTest {
         }
     }
 
+    @Test
+    void concurrentGreedyGenerationsMatchTheSameRequestsOneAtATime() throws Exception {
+        Http http = new Http(port());
+        int n = 8;
+        List<Map<String, Object>> bodies = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] prompt = new java.util.Random(i).ints(1 + 5 * i, 0, 256).toArray(); // short and long prompts
+            bodies.add(Map.of("prompt_tokens", prompt, "max_tokens", 150, "temperature", 0));
+        }
+        List<String> alone = new java.util.ArrayList<>();
+        for (var b : bodies) alone.add(http.post("/v1/generate", b).json().get("tokens").toString());
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(n);
+        try {
+            List<java.util.concurrent.Future<String>> together = new java.util.ArrayList<>();
+            for (var b : bodies) together.add(pool.submit(() -> http.post("/v1/generate", b).json().get("tokens").toString()));
+            for (int i = 0; i < n; i++) assertEquals(alone.get(i), together.get(i).get(), "request " + i);
+        } finally {
+            pool.shutdown();
+        }
+    }
+
     private void awaitIdle(String when) throws InterruptedException {
         waitUntil(() -> scheduler.running() == 0, "running count drops to 0 " + when);
         // and the server still serves
