@@ -96,18 +96,14 @@ public class StateService {
 
         final StoredState from = parentState;
         return once(id, () -> {
-            long t0 = System.nanoTime();
-            Object[] out = Await.get(scheduler.submit(() -> {
-                ModelState s = from == null ? model.model().zeroState() : from.state().copy();
-                float[] logits = model.model().forward(s, tokens, true);
-                return new Object[] {s, logits};
-            }), props.scheduler().requestTimeout());
-            double ms = (System.nanoTime() - t0) / 1e6;
-            ModelState state = (ModelState) out[0];
+            ModelState start = from == null ? model.model().zeroState() : from.state().copy();
+            var primed = Await.get(scheduler.prime(model.model(), model.id(), start, tokens, props.scheduler().requestTimeout()),
+                    props.scheduler().requestTimeout());
+            ModelState state = primed.state();
             long total = tokens.length + (from == null ? 0 : from.meta().totalTokens());
             StateMeta meta = meta(id, model, "primed", tokens.length, total, parent, state, ttl);
-            store.put(new StoredState(meta, state, (float[]) out[1]));
-            return new Result(meta, true, ms);
+            store.put(new StoredState(meta, state, primed.logits()));
+            return new Result(meta, true, primed.deviceMs());
         });
     }
 
