@@ -99,6 +99,11 @@ class StatePersistenceTest {
                     Map.of("id", h1.post("/v1/states", Map.of("tokens", doc(9, 10))).json().get("id").asText(), "weight", 2))))
                     .json().get("id").asText();
             assertEquals("UP", h1.get("/actuator/health/readiness").json().get("components").get("stateStore").get("status").asText());
+            // Spring's connection carries Engram's settings: fail fast while disconnected, 2 s command timeout
+            var lettuce = one.bean(LettuceConnectionFactory.class).getClientConfiguration();
+            assertEquals(io.lettuce.core.ClientOptions.DisconnectedBehavior.REJECT_COMMANDS,
+                    lettuce.getClientOptions().orElseThrow().getDisconnectedBehavior());
+            assertEquals(java.time.Duration.ofSeconds(2), lettuce.getCommandTimeout());
         }
         // both servers are gone; a new one finds the states in Redis
         try (TestApp three = server()) {
