@@ -74,15 +74,16 @@ final class RetNetBenchmark {
             int vocab = m.vocabSize();
             time(m, doc(rnd, lengths[0], vocab), Paradigm.CHUNKWISE); // warm-up
 
+            // seconds per run, by paradigm and document length; the prime-tokens figures are reused in the growth table
+            Map<Paradigm, Map<Integer, List<Double>>> times = new LinkedHashMap<>();
+            for (Paradigm p : paradigms) {
+                int n = p == Paradigm.RECURRENT ? recurrentRuns : runs;
+                for (int r = 0; r < n; r++) measure(m, rnd, primeTokens, vocab, p, times);
+            }
             Map<String, Double> prime = new LinkedHashMap<>();
             for (Paradigm p : paradigms) {
-                List<Double> tps = new ArrayList<>();
-                for (int r = 0; r < (p == Paradigm.RECURRENT ? recurrentRuns : runs); r++) {
-                    double s = time(m, doc(rnd, primeTokens, vocab), p);
-                    tps.add(primeTokens / s);
-                    System.out.printf("prime %d tokens, %s: %.2f s (%.0f tok/s)%n", primeTokens, p, s, primeTokens / s);
-                }
-                if (!tps.isEmpty()) prime.put(p.name().toLowerCase(), Benchmark.median(tps));
+                List<Double> t = times.get(p) == null ? null : times.get(p).get(primeTokens);
+                if (t != null && !t.isEmpty()) prime.put(p.name().toLowerCase(), primeTokens / Benchmark.median(t));
             }
 
             List<Double> decode = new ArrayList<>();
@@ -97,10 +98,12 @@ final class RetNetBenchmark {
                 System.out.printf("decode %d tokens: %.1f tok/s%n", decodeTokens, decodeTokens / sec);
             }
 
-            Map<Integer, Double> chunkwise = new LinkedHashMap<>(), parallel = new LinkedHashMap<>();
             for (int len : lengths) {
-                chunkwise.put(len, medianTime(m, rnd, len, vocab, Paradigm.CHUNKWISE, runs));
-                if (len <= parallelMax) parallel.put(len, medianTime(m, rnd, len, vocab, Paradigm.PARALLEL, len > 4096 ? 1 : runs));
+                int have = times.getOrDefault(Paradigm.CHUNKWISE, Map.of()).getOrDefault(len, List.of()).size();
+                for (int r = have; r < runs; r++) measure(m, rnd, len, vocab, Paradigm.CHUNKWISE, times);
+                if (len > parallelMax) continue;
+                have = times.getOrDefault(Paradigm.PARALLEL, Map.of()).getOrDefault(len, List.of()).size();
+                for (int r = have; r < (len > 4096 ? 1 : runs); r++) measure(m, rnd, len, vocab, Paradigm.PARALLEL, times);
             }
 
             System.out.println();
@@ -118,8 +121,7 @@ final class RetNetBenchmark {
             System.out.println("| tokens | chunkwise priming | parallel priming |");
             System.out.println("|---|---|---|");
             for (int len : lengths) {
-                Double p = parallel.get(len);
-                System.out.printf("| %d | %.2f s | %s |%n", len, chunkwise.get(len), p == null ? "skipped" : String.format("%.2f s", p));
+                System.out.printf("| %d | %s | %s |%n", len, cell(times, Paradigm.CHUNKWISE, len), cell(times, Paradigm.PARALLEL, len));
             }
         } finally {
             if (tmp != null) deleteTree(tmp);
@@ -127,13 +129,17 @@ final class RetNetBenchmark {
         return 0;
     }
 
-    private static double medianTime(RetNetModel m, Random rnd, int len, int vocab, Paradigm p, int runs) {
-        List<Double> t = new ArrayList<>();
-        for (int r = 0; r < runs; r++) {
-            t.add(time(m, doc(rnd, len, vocab), p));
-            System.out.printf("prime %d tokens, %s: %.2f s%n", len, p, t.get(t.size() - 1));
-        }
-        return Benchmark.median(t);
+    private static void measure(RetNetModel m, Random rnd, int len, int vocab, Paradigm p,
+                                Map<Paradigm, Map<Integer, List<Double>>> times) {
+        double sec = time(m, doc(rnd, len, vocab), p);
+        times.computeIfAbsent(p, k -> new LinkedHashMap<>()).computeIfAbsent(len, k -> new ArrayList<>()).add(sec);
+        System.out.printf("prime %d tokens, %s: %.2f s (%.0f tok/s)%n", len, p, sec, len / sec);
+    }
+
+    /** "median s (runs)" or "skipped". */
+    private static String cell(Map<Paradigm, Map<Integer, List<Double>>> times, Paradigm p, int len) {
+        List<Double> t = times.getOrDefault(p, Map.of()).get(len);
+        return t == null || t.isEmpty() ? "skipped" : String.format("%.2f s (%d run%s)", Benchmark.median(t), t.size(), t.size() == 1 ? "" : "s");
     }
 
     /** Seconds to read {@code doc} from the zero state with paradigm {@code p}, including the last token's logits. */
