@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import ai.djl.Device;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
+import io.engram.state.StateCodec;
 import io.engram.testsupport.Fixtures;
 import io.engram.weights.Checkpoint;
 import io.engram.weights.Checkpoints;
@@ -201,6 +202,24 @@ class RetNetOracleTest {
         float[] x = m.forward(s, new int[] {1, 2, 3, 4, 5}, true);
         float[] y = m.forward(copy, new int[] {1, 2, 3, 4, 5}, true);
         assertArrayEquals(x, y, "and bit-identical chunkwise priming");
+    }
+
+    /** Through the blob codec (position carried separately), a combined state decodes to bit-identical logits. */
+    @Test
+    void combinedStateRoundTripsThroughTheBlobCodecBitExactly() {
+        RetNetModel m = fromSafetensors;
+        JsonNode combo = meta.get("combos").get(1);
+        ModelState a = m.zeroState(), b = m.zeroState();
+        m.forward(a, ints(combo.get("doc_a")), false);
+        m.forward(b, ints(combo.get("doc_b")), false);
+        ModelState mean = m.combine(List.of(a, b), new double[] {0.25, 0.75});
+        byte[] blob = StateCodec.encode("sha256:test", mean, null);
+        ModelState back = StateCodec.decode(blob, "sha256:test", m).state();
+        assertEquals(20, back.position());
+        int[] query = ints(combo.get("query"));
+        float[] x = m.forward(mean, query, true), y = m.forward(back, query, true);
+        assertArrayEquals(x, y);
+        assertArrayEquals(m.forward(mean, new int[] {argmax(x)}, true), m.forward(back, new int[] {argmax(y)}, true));
     }
 
     /** Feeds the query, then 5 greedy steps; checks each row of logits and the generated tokens. */
