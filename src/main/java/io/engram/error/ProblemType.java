@@ -8,6 +8,9 @@ import java.net.URI;
  */
 public enum ProblemType {
     INVALID_REQUEST("invalid-request", 400, "The request is invalid"),
+    UNAUTHORIZED("unauthorized", 401, "A valid API key is required"),
+    RATE_LIMITED("rate-limited", 429, "Rate limit exceeded"),
+    BODY_TOO_LARGE("body-too-large", 413, "The request body is too large"),
     MALFORMED_JSON("malformed-json", 400, "The request body is not valid JSON"),
     UNKNOWN_MODEL("unknown-model", 404, "No such model"),
     UNKNOWN_STATE("unknown-state", 404, "No such state"),

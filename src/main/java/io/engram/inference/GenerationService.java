@@ -5,6 +5,7 @@ import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelState;
+import io.engram.security.Tenant;
 import io.engram.state.StateIds;
 import io.engram.state.StateMeta;
 import io.engram.state.StateService;
@@ -46,8 +47,11 @@ public class GenerationService {
         this.clock = clock;
     }
 
-    /** What to generate. {@code prompt} and {@code promptTokens} are mutually exclusive; both may be null. */
-    public record Request(String model, List<StateService.Ref> states, String prompt, int[] promptTokens,
+    /**
+     * What to generate, for whom. {@code prompt} and {@code promptTokens} are mutually exclusive; both may be null.
+     * The tenant's states are the only ones it may start from, and a saved state is the tenant's.
+     */
+    public record Request(Tenant tenant, String model, List<StateService.Ref> states, String prompt, int[] promptTokens,
                           Integer maxTokens, SamplingParams sampling, List<String> stop, boolean wantLogprobs,
                           boolean saveState) {}
 
@@ -73,7 +77,7 @@ public class GenerationService {
                          String stateId, Usage usage, Timings timings) {}
 
     /** A validated request, ready for the device. */
-    public record Prepared(LoadedModel model, StateService.Start start, int[] prompt, int maxTokens,
+    public record Prepared(Tenant tenant, LoadedModel model, StateService.Start start, int[] prompt, int maxTokens,
                            SamplingParams sampling, List<String> stop, boolean wantLogprobs, boolean saveState,
                            long createdNanos) {}
 
@@ -86,10 +90,19 @@ public class GenerationService {
                     + "; it must be between 1 and " + limit + " (engram.limits.max-tokens)");
         }
         List<String> stop = r.stop() == null ? List.of() : r.stop();
+        int maxStops = props.limits().maxStopStrings(), maxStopLength = props.limits().maxStopLength();
+        if (stop.size() > maxStops) {
+            throw new EngramException(ProblemType.LIMIT_EXCEEDED, stop.size() + " stop strings given; at most " + maxStops
+                    + " are allowed (engram.limits.max-stop-strings)");
+        }
         for (String s : stop) {
             if (s == null || s.isEmpty()) throw new EngramException(ProblemType.INVALID_REQUEST, "stop strings must be non-empty");
+            if (s.length() > maxStopLength) {
+                throw new EngramException(ProblemType.LIMIT_EXCEEDED, "a stop string has " + s.length()
+                        + " characters; at most " + maxStopLength + " are allowed (engram.limits.max-stop-length)");
+            }
         }
-        StateService.Start start = states.start(r.model(), r.states());
+        StateService.Start start = states.start(r.tenant(), r.model(), r.states());
         LoadedModel model = states.model(start.model());
         int[] prompt = states.tokens(model, r.prompt(), r.promptTokens(), "prompt", true);
         long total = start.tokens() + prompt.length;
@@ -104,7 +117,10 @@ public class GenerationService {
                     : "these states carry no next-token logits: give a 'prompt' to continue from them");
         }
         SamplingParams sampling = r.sampling() == null ? SamplingParams.greedy() : r.sampling();
-        return new Prepared(model, start, prompt, maxTokens, sampling, stop, r.wantLogprobs(), r.saveState(), t0);
+        // the tenant key's tokens per minute: the prompt plus max_tokens are reserved now, and what is not generated
+        // is given back when the generation ends (see submit)
+        r.tenant().tokens().take((long) prompt.length + maxTokens);
+        return new Prepared(r.tenant(), model, start, prompt, maxTokens, sampling, stop, r.wantLogprobs(), r.saveState(), t0);
     }
 
     /**
@@ -113,10 +129,16 @@ public class GenerationService {
      */
     public CompletableFuture<Result> submit(Prepared p, Sink sink) {
         GenerationSequence seq = new GenerationSequence(p, sink, props.scheduler().requestTimeout().toNanos());
-        scheduler.submit(seq);
+        try {
+            scheduler.submit(seq);
+        } catch (RuntimeException e) {
+            p.tenant().tokens().giveBack((long) p.prompt().length + p.maxTokens());
+            throw e;
+        }
         CompletableFuture<Result> result = seq.future.thenApplyAsync(this::finish, AFTER_DEVICE);
         result.whenComplete((r, e) -> {
             if (result.isCancelled()) seq.cancel();
+            p.tenant().tokens().giveBack(p.maxTokens() - (r == null ? 0 : r.tokens().length));
         });
         return result;
     }
@@ -139,10 +161,11 @@ public class GenerationService {
     private String save(Prepared p, ModelState state, int[] generated, float[] lastLogits) {
         int[] read = Arrays.copyOf(p.prompt(), p.prompt().length + generated.length);
         System.arraycopy(generated, 0, read, p.prompt().length, generated.length);
-        String id = StateIds.primed(p.model().fingerprint(), p.start().id(), read);
+        String id = StateIds.primed(p.tenant().salt(), p.model().fingerprint(), p.start().id(), read);
         Instant now = clock.instant();
         StateMeta meta = new StateMeta(id, p.model().id(), "generated", read.length, p.start().tokens() + read.length,
-                p.start().id(), state.byteSize(), now, now.plusSeconds(props.limits().defaultTtlSeconds()));
+                p.start().id(), state.byteSize(), now, now.plusSeconds(props.limits().defaultTtlSeconds()),
+                p.tenant().name());
         store.put(new StoredState(meta, state, lastLogits));
         return id;
     }

@@ -27,8 +27,8 @@ import org.springframework.data.redis.connection.ReturnType;
  * <ul>
  *   <li>{@code <prefix>state:{<id>}:blob}: a string holding the state in {@link StateCodec}'s binary format
  *       (raw bytes: no Java serialisation, no JSON);</li>
- *   <li>{@code <prefix>state:{<id>}:meta}: a small hash of the metadata and the blob's CRC-32C, so reading metadata
- *       never moves a blob.</li>
+ *   <li>{@code <prefix>state:{<id>}:meta}: a small hash of the metadata (including the owning tenant, which the blob
+ *       never carries) and the blob's CRC-32C, so reading metadata never moves a blob.</li>
  * </ul>
  * Both are written by one Lua script, which Redis runs atomically (like MULTI/EXEC, but on the shared connection),
  * with the same absolute expiry ({@code PXAT}); a reader therefore sees both keys or neither, and never part of a
@@ -104,6 +104,11 @@ public final class RedisStateStore implements StateStore {
 
     @Override
     public Optional<StoredState> get(String id) {
+        return get(id, meta -> true);
+    }
+
+    @Override
+    public Optional<StoredState> get(String id, java.util.function.Predicate<StateMeta> visible) {
         for (int attempt = 0; attempt < 3; attempt++) {
             Optional<Meta> m = readMeta(id);
             if (m.isEmpty()) {
@@ -111,6 +116,7 @@ public final class RedisStateStore implements StateStore {
                 return Optional.empty();
             }
             StateMeta meta = m.get().meta();
+            if (!visible.test(meta)) return Optional.empty(); // another tenant's: do not move (or cache) its blob
             int crc = m.get().checksum();
             StateCache.Entry hit = cache.get(id, crc);
             if (hit != null) return Optional.of(new StoredState(meta, hit.state(), hit.lastLogits()));
@@ -152,7 +158,8 @@ public final class RedisStateStore implements StateStore {
         try {
             StateMeta meta = new StateMeta(h.get("id"), h.get("model"), h.get("kind"), Long.parseLong(h.get("tokens")),
                     Long.parseLong(h.get("total_tokens")), h.get("parent"), Long.parseLong(h.get("bytes")),
-                    Instant.parse(h.get("created_at")), h.containsKey("expires_at") ? Instant.parse(h.get("expires_at")) : null);
+                    Instant.parse(h.get("created_at")), h.containsKey("expires_at") ? Instant.parse(h.get("expires_at")) : null,
+                    h.get("tenant")); // absent in states written before tenants: 'default'
             if (!id.equals(meta.id()) || meta.model() == null) throw new IllegalStateException("bad id or model");
             if (meta.expired(clock.instant())) return Optional.empty(); // Redis expires it within the millisecond
             return Optional.of(new Meta(meta, Integer.parseUnsignedInt(h.get("crc"), 16)));
@@ -180,6 +187,7 @@ public final class RedisStateStore implements StateStore {
         fields.put("bytes", Long.toString(m.bytes()));
         fields.put("created_at", m.createdAt().toString());
         if (m.expiresAt() != null) fields.put("expires_at", m.expiresAt().toString());
+        fields.put("tenant", m.tenant());
         fields.put("crc", Integer.toHexString(crc));
         fields.put("format", Integer.toString(StateCodec.VERSION));
         fields.put("blob_bytes", Integer.toString(blob.length));

@@ -13,6 +13,15 @@ public interface StateStore {
     /** The state, or empty when unknown or expired. */
     Optional<StoredState> get(String id);
 
+    /**
+     * The state if it exists and {@code visible} accepts its metadata (the caller's tenant owns it). A store that
+     * reads metadata first checks it before moving the tensors, so a state of another tenant costs what a missing
+     * one does.
+     */
+    default Optional<StoredState> get(String id, java.util.function.Predicate<StateMeta> visible) {
+        return get(id).filter(s -> visible.test(s.meta()));
+    }
+
     /** Metadata only (never moves the tensors). */
     Optional<StateMeta> meta(String id);
 
