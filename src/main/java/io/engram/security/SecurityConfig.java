@@ -8,6 +8,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.jackson.autoconfigure.JsonMapperBuilderCustomizer;
+import org.apache.catalina.core.StandardHost;
+import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -102,6 +105,16 @@ public class SecurityConfig implements WebMvcConfigurer {
         var r = new FilterRegistrationBean<>(new BodyLimitFilter(props.limits().maxBodyBytes(), json));
         r.setOrder(Ordered.HIGHEST_PRECEDENCE + 40);
         return r;
+    }
+
+    /** Tomcat's own error pages (for requests refused before Spring) as problem details: {@link ProblemErrorReportValve}. */
+    @Bean
+    WebServerFactoryCustomizer<TomcatServletWebServerFactory> engramTomcatErrorPages() {
+        return f -> f.addContextCustomizers(ctx -> {
+            if (ctx.getParent() instanceof StandardHost host) {
+                host.setErrorReportValveClass(ProblemErrorReportValve.class.getName());
+            }
+        });
     }
 
     /**
