@@ -35,6 +35,7 @@ public class ProblemErrorController implements ErrorController {
             case 401 -> ProblemType.UNAUTHORIZED;
             case 404 -> ProblemType.NOT_FOUND;
             case 405 -> ProblemType.METHOD_NOT_ALLOWED;
+            case 406 -> ProblemType.NOT_ACCEPTABLE;
             case 413 -> ProblemType.BODY_TOO_LARGE;
             case 415 -> ProblemType.UNSUPPORTED_MEDIA_TYPE;
             case 429 -> ProblemType.RATE_LIMITED;

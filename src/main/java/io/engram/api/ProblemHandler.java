@@ -13,6 +13,8 @@ import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.ErrorResponse;
+import org.springframework.web.HttpMediaTypeNotAcceptableException;
 import org.springframework.web.HttpMediaTypeNotSupportedException;
 import org.springframework.web.HttpRequestMethodNotSupportedException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
@@ -139,8 +141,23 @@ public class ProblemHandler {
         return respond(ProblemType.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json", req);
     }
 
+    /** An {@code Accept} header that excludes JSON (or cannot be parsed). */
+    @ExceptionHandler(HttpMediaTypeNotAcceptableException.class)
+    public ResponseEntity<ProblemDetail> notAcceptable(HttpMediaTypeNotAcceptableException e, HttpServletRequest req) {
+        return respond(ProblemType.NOT_ACCEPTABLE, "the API answers application/json (text/event-stream for streams, "
+                + "application/octet-stream for blobs, application/problem+json for errors): accept one of them", req);
+    }
+
     @ExceptionHandler(Exception.class)
     public ResponseEntity<ProblemDetail> other(Exception e, HttpServletRequest req) {
+        if (e instanceof ErrorResponse er && er.getStatusCode().is4xxClientError()) {
+            // any other of Spring MVC's client errors: its status, without its text (which may name internals)
+            HttpStatus s = HttpStatus.resolve(er.getStatusCode().value());
+            String phrase = s == null ? "Client error" : s.getReasonPhrase();
+            ProblemDetail p = ProblemDetail.forStatusAndDetail(er.getStatusCode(), "the request was refused: " + phrase);
+            p.setTitle(phrase);
+            return ResponseEntity.status(er.getStatusCode()).contentType(PROBLEM).body(p);
+        }
         log.error("Unhandled error on {} {}", req.getMethod(), req.getRequestURI(), e);
         return respond(ProblemType.INTERNAL, "the server failed to handle this request; it has been logged", req);
     }

@@ -24,6 +24,7 @@ public enum ProblemType {
     NOT_FOUND("not-found", 404, "No such endpoint"),
     METHOD_NOT_ALLOWED("method-not-allowed", 405, "Method not allowed"),
     UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", 415, "Unsupported media type"),
+    NOT_ACCEPTABLE("not-acceptable", 406, "No acceptable representation"),
     INVALID_STATE_BLOB("invalid-state-blob", 400, "The state blob is malformed"),
     INCOMPATIBLE_STATE_BLOB("incompatible-state-blob", 422, "The state blob does not fit a loaded model"),
     BLOB_TOO_LARGE("blob-too-large", 413, "The state blob is too large"),

@@ -28,6 +28,7 @@ public class ProblemErrorReportValve extends ErrorReportValve {
             case 400 -> ProblemType.INVALID_REQUEST;
             case 404 -> ProblemType.NOT_FOUND;
             case 405 -> ProblemType.METHOD_NOT_ALLOWED;
+            case 406 -> ProblemType.NOT_ACCEPTABLE;
             case 413 -> ProblemType.BODY_TOO_LARGE;
             case 415 -> ProblemType.UNSUPPORTED_MEDIA_TYPE;
             case 503 -> ProblemType.UNAVAILABLE;
