@@ -17,6 +17,9 @@ import tools.jackson.databind.ObjectMapper;
  * largest state a loaded model makes). A declared {@code Content-Length} over the limit is refused before anything
  * is read; a chunked body is counted as it is read and fails with {@link TooLarge} past the limit, which the
  * {@link io.engram.api.ProblemHandler} turns into the same {@code 413 body-too-large}.
+ *
+ * <p>It also refuses form and multipart bodies ({@code 415}) before anything parses them: the API takes none, and
+ * the container's form parser would otherwise read (and fail on) them first.
  */
 public final class BodyLimitFilter extends OncePerRequestFilter {
 
@@ -47,6 +50,12 @@ public final class BodyLimitFilter extends OncePerRequestFilter {
     @Override
     protected void doFilterInternal(HttpServletRequest req, HttpServletResponse res, FilterChain chain)
             throws ServletException, IOException {
+        String ct = req.getContentType() == null ? "" : req.getContentType().toLowerCase(java.util.Locale.ROOT);
+        if (ct.startsWith("application/x-www-form-urlencoded") || ct.startsWith("multipart/")) {
+            Problems.write(json, req, res, ProblemType.UNSUPPORTED_MEDIA_TYPE,
+                    "send the body as application/json (application/octet-stream for blob imports)", null);
+            return;
+        }
         if (SecurityFilter.path(req).equals(IMPORT)) {
             chain.doFilter(req, res);
             return;

@@ -275,6 +275,13 @@ class SecurityApiTest {
         HttpRequest chunked = alice.request("/v1/tokenize").header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(big.getBytes()))).build();
         assertProblem(alice.send(chunked), 413, "body-too-large");
+        // forms are refused before anything parses them (the container's form parser would choke on bad bytes)
+        HttpRequest form = alice.request("/v1/tokenize").header("content-type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"text\": \"\ud800%zz\"}")).build();
+        assertProblem(alice.send(form), 415, "unsupported-media-type");
+        HttpRequest formDelete = alice.request("/v1/states/" + "a".repeat(64)).header("content-type", "application/x-www-form-urlencoded")
+                .method("DELETE", HttpRequest.BodyPublishers.ofString("a=%zz&%ff=1")).build();
+        assertProblem(alice.send(formDelete), 415, "unsupported-media-type");
         // just under the limit is fine
         assertEquals(200, alice.post("/v1/tokenize", "{\"text\": \"" + "a".repeat(60_000) + "\"}").status());
         assertEquals(200, alice.get("/v1/models").status());
