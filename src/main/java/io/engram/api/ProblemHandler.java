@@ -46,7 +46,8 @@ public class ProblemHandler {
     /** Range checks of sampling parameters and similar argument validation. */
     @ExceptionHandler(IllegalArgumentException.class)
     public ResponseEntity<ProblemDetail> illegalArgument(IllegalArgumentException e, HttpServletRequest req) {
-        return respond(ProblemType.INVALID_REQUEST, e.getMessage(), req);
+        String detail = scrub(e.getMessage());
+        return respond(ProblemType.INVALID_REQUEST, detail.isBlank() ? "the request is invalid" : detail, req);
     }
 
     /**
@@ -185,7 +186,7 @@ public class ProblemHandler {
     public static ProblemDetail problemOf(Throwable t) {
         if (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) t = t.getCause();
         if (t instanceof EngramException e) return problem(e.type(), e.getMessage(), null);
-        if (t instanceof IllegalArgumentException e) return problem(ProblemType.INVALID_REQUEST, e.getMessage(), null);
+        if (t instanceof IllegalArgumentException e) return problem(ProblemType.INVALID_REQUEST, scrub(e.getMessage()), null);
         log.error("Generation failed", t);
         return problem(ProblemType.INTERNAL, "generation failed; it has been logged", null);
     }
