@@ -3,6 +3,7 @@ package io.engram.inference;
 import io.engram.config.EngramProperties;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.metrics.EngramMetrics;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -24,7 +25,7 @@ public class DeviceScheduler implements DisposableBean {
     private final ThreadPoolExecutor executor;
     private final AtomicInteger running = new AtomicInteger();
 
-    public DeviceScheduler(EngramProperties props) {
+    public DeviceScheduler(EngramProperties props, EngramMetrics metrics) {
         AtomicInteger n = new AtomicInteger();
         executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(props.scheduler().maxQueued()),
@@ -33,6 +34,7 @@ public class DeviceScheduler implements DisposableBean {
                     t.setDaemon(true);
                     return t;
                 });
+        metrics.schedulerGauges(this::running, this::waiting);
     }
 
     /** Queues {@code work} for the device thread. */

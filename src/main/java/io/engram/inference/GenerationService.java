@@ -3,6 +3,7 @@ package io.engram.inference;
 import io.engram.config.EngramProperties;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.metrics.EngramMetrics;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelState;
 import io.engram.state.StateIds;
@@ -32,13 +33,16 @@ public class GenerationService {
     private final DeviceScheduler scheduler;
     private final EngramProperties props;
     private final Clock clock;
+    private final EngramMetrics metrics;
 
-    public GenerationService(StateService states, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock) {
+    public GenerationService(StateService states, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock,
+                             EngramMetrics metrics) {
         this.states = states;
         this.store = store;
         this.scheduler = scheduler;
         this.props = props;
         this.clock = clock;
+        this.metrics = metrics;
     }
 
     /** What to generate. {@code prompt} and {@code promptTokens} are mutually exclusive; both may be null. */
@@ -103,7 +107,9 @@ public class GenerationService {
     /** Queues the generation on the device. Cancelling the future stops it within one step. */
     public CompletableFuture<Result> submit(Prepared p, Sink sink) {
         CompletableFuture<Result>[] self = new CompletableFuture[1];
-        CompletableFuture<Result> f = scheduler.submit(() -> run(p, sink, () -> self[0] != null && self[0].isCancelled()));
+        EngramMetrics.Request m = metrics.requestQueued(p.model().id(), EngramMetrics.GENERATE, p.createdNanos());
+        CompletableFuture<Result> f = scheduler.submit(() -> run(p, sink, () -> self[0] != null && self[0].isCancelled(), m));
+        f.whenComplete((r, e) -> m.finished(e == null ? r.finishReason() : EngramMetrics.outcomeOf(e)));
         self[0] = f;
         return f;
     }
@@ -112,8 +118,9 @@ public class GenerationService {
         return Await.get(submit(prepare(r), sink), props.scheduler().requestTimeout());
     }
 
-    private Result run(Prepared p, Sink sink, java.util.function.BooleanSupplier futureCancelled) {
+    private Result run(Prepared p, Sink sink, java.util.function.BooleanSupplier futureCancelled, EngramMetrics.Request m) {
         long tRun = System.nanoTime();
+        m.started(p.prompt().length);
         long deadline = p.createdNanos() + props.scheduler().requestTimeout().toNanos();
         double queueMs = (tRun - p.createdNanos()) / 1e6 - p.start().loadMs();
         ModelState state = p.start().state();
@@ -147,6 +154,7 @@ public class GenerationService {
             if (i == 0) tFirst = System.nanoTime();
             text.append(piece);
             sink.token(piece, t);
+            m.token();
             if (stop.stopped()) {
                 finish = "stop";
                 break;

@@ -5,10 +5,12 @@ import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
 import io.engram.inference.DeviceScheduler;
 import io.engram.inference.Await;
+import io.engram.metrics.EngramMetrics;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelRegistry;
 import io.engram.model.ModelState;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,13 +28,16 @@ public class StateService {
     private final DeviceScheduler scheduler;
     private final EngramProperties props;
     private final Clock clock;
+    private final EngramMetrics metrics;
 
-    public StateService(ModelRegistry models, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock) {
+    public StateService(ModelRegistry models, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock,
+                        EngramMetrics metrics) {
         this.models = models;
         this.store = store;
         this.scheduler = scheduler;
         this.props = props;
         this.clock = clock;
+        this.metrics = metrics;
     }
 
     /** Outcome of a prime or combine: the metadata, whether it was new, and the model time it took. */
@@ -97,6 +102,7 @@ public class StateService {
             return new Object[] {s, logits};
         }), props.scheduler().requestTimeout());
         double ms = (System.nanoTime() - t0) / 1e6;
+        metrics.primed(model.id(), tokens.length, Duration.ofNanos(System.nanoTime() - t0));
         ModelState state = (ModelState) out[0];
         long total = tokens.length + (from == null ? 0 : from.meta().totalTokens());
         StateMeta meta = meta(id, model, "primed", tokens.length, total, parent, state, ttl);
@@ -166,8 +172,10 @@ public class StateService {
         }
         List<ModelState> states = new ArrayList<>();
         for (StoredState s : loaded) states.add(s.state());
+        long tCombine = System.nanoTime();
         ModelState mean = model.model().combine(states, w);
         float[] logits = meanLogits(loaded, w);
+        metrics.combined(model.id(), Duration.ofNanos(System.nanoTime() - tCombine));
         String id = StateIds.combined(model.fingerprint(), ids(refs).toArray(String[]::new), w);
         return new Start(model.id(), mean, logits, id, tokens, ms(t0));
     }

@@ -1,0 +1,80 @@
+package io.engram.metrics;
+
+import io.engram.config.EngramProperties;
+import io.engram.model.LoadedModel;
+import io.engram.model.ModelRegistry;
+import io.engram.state.StateStore;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import java.util.function.Supplier;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * Wires the metrics that need no call in the code they measure: the state store decorator, the identity of the
+ * loaded models, the bytes held by the store, the queue bound and the process RSS. Meter binders are bound to the
+ * registry by Spring Boot; JVM and process metrics ({@code jvm_*}, {@code process_*}) come from its
+ * auto-configuration.
+ */
+@Configuration(proxyBeanMethods = false)
+public class MetricsConfig {
+
+    /** Computed in float32 whatever the checkpoint's dtype (as {@code /v1/models} reports in {@code dtype}). */
+    static final String COMPUTE_DTYPE = "float32";
+
+    /** Wraps the {@link StateStore} bean, whichever it is, in a {@link MeteredStateStore}. */
+    @Bean
+    static BeanPostProcessor meteredStateStore(ObjectProvider<EngramMetrics> metrics) {
+        return new BeanPostProcessor() {
+            @Override
+            public Object postProcessAfterInitialization(Object bean, String name) {
+                if (bean instanceof StateStore s && !(bean instanceof MeteredStateStore)) {
+                    return new MeteredStateStore(s, memoize(metrics::getObject));
+                }
+                return bean;
+            }
+        };
+    }
+
+    @Bean
+    MeterBinder engramModelInfo(ModelRegistry models, EngramMetrics metrics) {
+        return registry -> {
+            for (LoadedModel m : models.all()) metrics.modelLoaded(m.id(), m.architecture(), COMPUTE_DTYPE, m.device());
+        };
+    }
+
+    @Bean
+    MeterBinder engramStateStore(StateStore store, EngramMetrics metrics) {
+        return registry -> {
+            metrics.storeBytes(store.kind(), () -> {
+                long b = store.bytesStored();
+                return b < 0 ? Double.NaN : b;
+            });
+            metrics.cacheTier(MeteredStateStore.tierOf(store.kind()));
+        };
+    }
+
+    @Bean
+    MeterBinder engramQueueCapacity(EngramProperties props, EngramMetrics metrics) {
+        return registry -> metrics.queueCapacity(props.scheduler().maxQueued());
+    }
+
+    @Bean
+    MeterBinder processResidentMemory() {
+        return new ProcessMemoryMetrics();
+    }
+
+    static <T> Supplier<T> memoize(Supplier<T> s) {
+        return new Supplier<>() {
+            private volatile T value;
+
+            @Override
+            public T get() {
+                T v = value;
+                if (v == null) value = v = s.get();
+                return v;
+            }
+        };
+    }
+}
