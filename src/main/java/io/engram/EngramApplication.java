@@ -2,13 +2,15 @@ package io.engram;
 
 import io.engram.bench.Benchmark;
 import io.engram.config.DjlConfig;
+import io.engram.config.DjlWarmup;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 
 /**
  * Engram's one entry point. {@code java -jar engram.jar} serves the HTTP API;
- * {@code java -jar engram.jar bench ...} runs the benchmark (see docs/PERFORMANCE.md).
+ * {@code java -jar engram.jar bench ...} runs the benchmark (see docs/PERFORMANCE.md);
+ * {@code java -jar engram.jar warmup} unpacks libtorch into {@code DJL_CACHE_DIR} and exits (image builds).
  */
 @SpringBootApplication
 @ConfigurationPropertiesScan
@@ -19,6 +21,7 @@ public class EngramApplication {
         if (args.length > 0 && args[0].equals("bench")) {
             System.exit(Benchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
+        if (args.length > 0 && args[0].equals("warmup")) System.exit(DjlWarmup.run());
         SpringApplication.run(EngramApplication.class, args);
     }
 }
