@@ -44,6 +44,8 @@ public record EngramProperties(
     public record Scheduler(
             /** Requests waiting beyond this are refused with 429 and Retry-After. */
             @Min(1) @DefaultValue("256") int maxQueued,
+            /** Sequences advanced together; more wait in the queue. */
+            @Min(1) @DefaultValue("64") int maxRunning,
             @NotNull @DefaultValue("5m") Duration requestTimeout,
             /** Tokens per batched chunk when reading documents and prompts. */
             @Min(1) @Max(65536) @DefaultValue("256") int chunkTokens,

@@ -17,7 +17,7 @@ public enum ProblemType {
     LIMIT_EXCEEDED("limit-exceeded", 400, "A request limit was exceeded"),
     OVERLOADED("overloaded", 429, "The server is busy"),
     TIMEOUT("timeout", 503, "The request timed out"),
-    SHUTTING_DOWN("shutting-down", 503, "The server is shutting down"),
+    UNAVAILABLE("unavailable", 503, "The service is unavailable"),
     NOT_FOUND("not-found", 404, "No such endpoint"),
     METHOD_NOT_ALLOWED("method-not-allowed", 405, "Method not allowed"),
     UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", 415, "Unsupported media type"),

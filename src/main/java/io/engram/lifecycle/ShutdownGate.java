@@ -71,7 +71,7 @@ public class ShutdownGate extends OncePerRequestFilter implements SmartLifecycle
     @Override
     protected void doFilterInternal(HttpServletRequest req, HttpServletResponse res, FilterChain chain)
             throws ServletException, IOException {
-        ProblemType t = ProblemType.SHUTTING_DOWN;
+        ProblemType t = ProblemType.UNAVAILABLE;
         res.setStatus(t.status());
         res.setHeader(HttpHeaders.RETRY_AFTER, "1");
         res.setHeader(HttpHeaders.CONNECTION, "close");

@@ -12,6 +12,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
 import org.springframework.stereotype.Component;
+import org.springframework.web.context.request.RequestContextHolder;
+import org.springframework.web.context.request.ServletRequestAttributes;
 
 /**
  * Every Engram metric, named here once. Micrometer names ({@code engram.time.to.first.token}) become the
@@ -27,6 +29,21 @@ public class EngramMetrics {
 
     /** The {@code endpoint} tag of {@code POST /v1/generate}. */
     public static final String GENERATE = "generate";
+
+    /**
+     * The {@code endpoint} tag of the HTTP request being handled on this thread: {@code generate},
+     * {@code completions}, {@code chat_completions}, or {@code other}; {@code internal} outside a request (the
+     * benchmark). A fixed set, never the raw path.
+     */
+    public static String currentEndpoint() {
+        if (!(RequestContextHolder.getRequestAttributes() instanceof ServletRequestAttributes a)) return "internal";
+        return switch (a.getRequest().getRequestURI()) {
+            case "/v1/generate" -> GENERATE;
+            case "/v1/completions" -> "completions";
+            case "/v1/chat/completions" -> "chat_completions";
+            default -> "other";
+        };
+    }
 
     private static final Duration[] TTFT_BUCKETS = ms(10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000);
     private static final Duration[] ITL_BUCKETS = ms(1, 2.5, 5, 10, 20, 40, 60, 80, 100, 150, 200, 300, 500, 1000);
@@ -84,7 +101,10 @@ public class EngramMetrics {
         itl(model, endpoint).record(sincePreviousToken);
     }
 
-    /** @param outcome a finish reason ({@code length}, {@code stop}, {@code cancelled}) or {@code error}, {@code timeout} */
+    /**
+     * @param outcome a finish reason ({@code length}, {@code stop}, {@code cancelled}), or for a failure
+     *                {@code timeout}, {@code unavailable} (stopped by shutdown) or {@code error}
+     */
     public void requestFinished(String model, String endpoint, String outcome, Duration sinceArrival) {
         Timer.builder("engram.request.duration").description("Time from arrival to the last token (or the failure)")
                 .serviceLevelObjectives(REQUEST_BUCKETS).tags("model", model, "endpoint", endpoint, "outcome", outcome)
@@ -108,6 +128,7 @@ public class EngramMetrics {
         if (e == null) return "ok";
         if (e instanceof CancellationException) return "cancelled";
         if (e instanceof EngramException x && x.type() == ProblemType.TIMEOUT) return "timeout";
+        if (e instanceof EngramException x && x.type() == ProblemType.UNAVAILABLE) return "unavailable";
         return "error";
     }
 

@@ -94,19 +94,17 @@ public class StateService {
         var existing = store.meta(id);
         if (existing.isPresent()) return new Result(existing.get(), false, 0);
 
-        final StoredState from = parentState;
+        ModelState start = parentState == null ? model.model().zeroState() : parentState.state().copy();
         long t0 = System.nanoTime();
-        Object[] out = Await.get(scheduler.submit(() -> {
-            ModelState s = from == null ? model.model().zeroState() : from.state().copy();
-            float[] logits = model.model().forward(s, tokens, true);
-            return new Object[] {s, logits};
-        }), props.scheduler().requestTimeout());
-        double ms = (System.nanoTime() - t0) / 1e6;
+        var primed = Await.get(scheduler.prime(model.model(), model.id(), start, tokens, props.scheduler().requestTimeout()),
+                props.scheduler().requestTimeout());
+        double ms = primed.deviceMs();
         metrics.primed(model.id(), tokens.length, Duration.ofNanos(System.nanoTime() - t0));
-        ModelState state = (ModelState) out[0];
+        ModelState state = primed.state();
+        final StoredState from = parentState;
         long total = tokens.length + (from == null ? 0 : from.meta().totalTokens());
         StateMeta meta = meta(id, model, "primed", tokens.length, total, parent, state, ttl);
-        store.put(new StoredState(meta, state, (float[]) out[1]));
+        store.put(new StoredState(meta, state, primed.logits()));
         return new Result(meta, true, ms);
     }
 

@@ -107,7 +107,7 @@ class GracefulShutdownTest {
         assertEquals(503, refused.status(), refused.body());
         assertEquals("1", refused.headers().firstValue("retry-after").orElse(""));
         assertTrue(refused.contentType().startsWith("application/problem+json"));
-        assertEquals("https://engram.dev/problems/shutting-down", refused.json().get("type").asText());
+        assertEquals("https://engram.dev/problems/unavailable", refused.json().get("type").asText());
 
         // past the drain delay the web server's graceful shutdown has begun; the stream is still held, then runs
         // to its end with every token and its done event

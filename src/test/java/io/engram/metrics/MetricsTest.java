@@ -96,6 +96,18 @@ class MetricsTest {
     }
 
     @Test
+    void openAiEndpointsAreTaggedByEndpoint() {
+        PrometheusText before = scrape();
+        Http.Response r = http.post("/v1/completions", Map.of("prompt", "Hi", "max_tokens", 3, "temperature", 0));
+        assertEquals(200, r.status(), r.body());
+        PrometheusText after = scrape();
+        assertDelta(1, before, after, "engram_request_duration_seconds_count", "model", "tiny", "endpoint", "completions");
+        assertDelta(1, before, after, "engram_time_to_first_token_seconds_count", "endpoint", "completions");
+        assertDelta(3, before, after, "engram_generation_tokens_total", "model", "tiny");
+        assertDelta(0, before, after, "engram_request_duration_seconds_count", "endpoint", "generate");
+    }
+
+    @Test
     void aMissingStateIsALookupWithoutAHit() {
         PrometheusText before = scrape();
         Http.Response r = http.post("/v1/generate", Map.of("states", List.of(Map.of("id", "ab".repeat(32))),

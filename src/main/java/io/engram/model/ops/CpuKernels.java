@@ -61,6 +61,58 @@ public final class CpuKernels {
         }
     }
 
+    /**
+     * {@code ys[b][o] = sum_i W[o,i] xs[b][i]} for every row b of a batch: the {@code [B,in] x [in,out]} product of
+     * batched decode. Each weight row is read from memory once for the whole batch.
+     */
+    public static void matMul(float[] w, int out, int in, float[][] xs, float[][] ys) {
+        if (xs.length == 1) {
+            matVec(w, out, in, xs[0], ys[0]);
+            return;
+        }
+        if ((long) out * in * xs.length < PARALLEL_THRESHOLD) {
+            matMulRows(w, in, xs, ys, 0, out);
+        } else {
+            POOL.invoke(new BatchRows(w, in, xs, ys, 0, out));
+        }
+    }
+
+    private static void matMulRows(float[] w, int in, float[][] xs, float[][] ys, int from, int to) {
+        int b = xs.length;
+        for (int o = from; o < to; o++) {
+            int row = o * in;
+            int i = 0;
+            for (; i + 4 <= b; i += 4) {
+                if (VECTOR_API) {
+                    VectorOps.dot4(w, row, xs[i], xs[i + 1], xs[i + 2], xs[i + 3], in, ys, i, o);
+                } else {
+                    for (int q = 0; q < 4; q++) ys[i + q][o] = dot(w, row, xs[i + q], 0, in);
+                }
+            }
+            for (; i < b; i++) ys[i][o] = dot(w, row, xs[i], 0, in);
+        }
+    }
+
+    private static final class BatchRows extends RecursiveAction {
+        private final float[] w;
+        private final float[][] xs, ys;
+        private final int in, from, to;
+
+        BatchRows(float[] w, int in, float[][] xs, float[][] ys, int from, int to) {
+            this.w = w; this.in = in; this.xs = xs; this.ys = ys; this.from = from; this.to = to;
+        }
+
+        @Override
+        protected void compute() {
+            if ((long) (to - from) * in * xs.length <= PARALLEL_THRESHOLD || to - from < 16) {
+                matMulRows(w, in, xs, ys, from, to);
+                return;
+            }
+            int mid = (from + to) >>> 1;
+            invokeAll(new BatchRows(w, in, xs, ys, from, mid), new BatchRows(w, in, xs, ys, mid, to));
+        }
+    }
+
     /** {@code y[o] = sum_i x[i] M[i,o]} for {@code M [in,out]} row-major (a LoRA matrix applied as x @ M). */
     public static void vecMat(float[] x, float[] m, int in, int out, float[] y) {
         java.util.Arrays.fill(y, 0, out, 0f);

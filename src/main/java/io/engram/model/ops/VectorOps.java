@@ -37,4 +37,31 @@ final class VectorOps {
         }
         for (; i < n; i++) y[yo + i] += a * x[xo + i];
     }
+
+    /** Four dot products of one weight row with four vectors, reading the row once: {@code ys[i+q][o]}. */
+    static void dot4(float[] w, int wo, float[] x0, float[] x1, float[] x2, float[] x3, int n, float[][] ys, int i, int o) {
+        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+        int j = 0;
+        int bound = S.loopBound(n);
+        for (; j < bound; j += S.length()) {
+            FloatVector wv = FloatVector.fromArray(S, w, wo + j);
+            a0 = wv.fma(FloatVector.fromArray(S, x0, j), a0);
+            a1 = wv.fma(FloatVector.fromArray(S, x1, j), a1);
+            a2 = wv.fma(FloatVector.fromArray(S, x2, j), a2);
+            a3 = wv.fma(FloatVector.fromArray(S, x3, j), a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            float wj = w[wo + j];
+            s0 += wj * x0[j];
+            s1 += wj * x1[j];
+            s2 += wj * x2[j];
+            s3 += wj * x3[j];
+        }
+        ys[i][o] = s0;
+        ys[i + 1][o] = s1;
+        ys[i + 2][o] = s2;
+        ys[i + 3][o] = s3;
+    }
 }

@@ -90,7 +90,8 @@ public final class Rwkv7Model implements LanguageModel {
         Rwkv7State state = (Rwkv7State) modelState;
         if (tokens.length == 0) return null;
         if (tokens.length == 1 && cpuDecoder != null) {
-            return cpuDecoder.step(state, tokens[0], wantLogits);
+            float[][] out = cpuDecoder.step(new Rwkv7State[] {state}, tokens, wantLogits);
+            return out == null ? null : out[0];
         }
         float[] logits = null;
         for (int from = 0; from < tokens.length; from += chunkSize) {
@@ -123,6 +124,13 @@ public final class Rwkv7Model implements LanguageModel {
             NDArray last = Nd.layerNorm(x.get(t - 1), lnOutW, lnOutB, Rwkv7Config.LAYER_NORM_EPS); // [C]
             return last.reshape(1, c).matMul(head).toFloatArray();                    // [V]
         }
+    }
+
+    /** One token for each of several sequences: a single batched step on the CPU decode path. */
+    @Override
+    public float[][] step(List<ModelState> states, int[] tokens) {
+        if (cpuDecoder == null) return LanguageModel.super.step(states, tokens);
+        return cpuDecoder.step(states.toArray(Rwkv7State[]::new), tokens, true);
     }
 
     @Override
