@@ -9,8 +9,9 @@ import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 
 /**
  * Engram's one entry point. {@code java -jar engram.jar} serves the HTTP API;
- * {@code java -jar engram.jar bench ...} runs the benchmark (see docs/PERFORMANCE.md);
- * {@code java -jar engram.jar warmup} unpacks libtorch into {@code DJL_CACHE_DIR} and exits (image builds).
+ * {@code java -jar engram.jar bench ...} runs the benchmark and {@code bench-store ...} the state-store benchmark
+ * (see docs/PERFORMANCE.md); {@code java -jar engram.jar warmup} unpacks libtorch into {@code DJL_CACHE_DIR} and
+ * exits (image builds).
  */
 @SpringBootApplication
 @ConfigurationPropertiesScan
@@ -20,6 +21,9 @@ public class EngramApplication {
         DjlConfig.forceOffline();
         if (args.length > 0 && args[0].equals("bench")) {
             System.exit(Benchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("bench-store")) {
+            System.exit(io.engram.bench.StoreBenchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
         if (args.length > 0 && args[0].equals("warmup")) System.exit(DjlWarmup.run());
         SpringApplication.run(EngramApplication.class, args);

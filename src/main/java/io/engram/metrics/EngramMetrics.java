@@ -3,6 +3,7 @@ package io.engram.metrics;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -11,6 +12,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 import org.springframework.stereotype.Component;
 import org.springframework.web.context.request.RequestContextHolder;
 import org.springframework.web.context.request.ServletRequestAttributes;
@@ -152,6 +154,17 @@ public class EngramMetrics {
         lookups(tier).increment();
         Counter hits = hits(tier);
         if (hit) hits.increment();
+    }
+
+    /**
+     * A tier whose lookups and hits are counted by {@code source} itself (a store's own cache), read at every
+     * scrape. {@code source} must live as long as the application (the meters hold it weakly).
+     */
+    public <T> void cacheTierCounts(String tier, T source, ToDoubleFunction<T> lookups, ToDoubleFunction<T> hits) {
+        FunctionCounter.builder("engram.state.cache.lookups", source, lookups).description("State loads by id")
+                .tag("tier", tier).register(registry);
+        FunctionCounter.builder("engram.state.cache.hits", source, hits).description("State loads by id that found the state")
+                .tag("tier", tier).register(registry);
     }
 
     /** Creates a tier's lookup and hit counters at 0, so hit-rate rules see the tier before its first lookup. */

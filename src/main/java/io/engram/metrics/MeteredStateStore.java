@@ -91,6 +91,23 @@ public final class MeteredStateStore implements StateStore, DisposableBean {
     }
 
     @Override
+    public void ping() {
+        long t0 = System.nanoTime();
+        try {
+            delegate.ping();
+            record("ping", "ok", t0);
+        } catch (RuntimeException | Error e) {
+            record("ping", "error", t0);
+            throw e;
+        }
+    }
+
+    @Override
+    public java.util.Map<String, Object> details() {
+        return delegate.details();
+    }
+
+    @Override
     public String kind() {
         return delegate.kind();
     }

@@ -44,6 +44,11 @@ public class MetricsConfig {
         };
     }
 
+    /**
+     * The store's bytes, and its cache tiers: the tier of the store itself (counted by {@link MeteredStateStore}),
+     * plus, for a store with an in-process read-through cache (Redis), the {@code local} tier read from the hit
+     * and miss counts it reports in {@link StateStore#details()} ({@code cache_hits}, {@code cache_misses}).
+     */
     @Bean
     MeterBinder engramStateStore(StateStore store, EngramMetrics metrics) {
         return registry -> {
@@ -51,8 +56,18 @@ public class MetricsConfig {
                 long b = store.bytesStored();
                 return b < 0 ? Double.NaN : b;
             });
-            metrics.cacheTier(MeteredStateStore.tierOf(store.kind()));
+            String tier = MeteredStateStore.tierOf(store.kind());
+            metrics.cacheTier(tier);
+            if (!tier.equals("local") && store.details().containsKey("cache_hits")) {
+                metrics.cacheTierCounts("local", store,
+                        s -> number(s.details(), "cache_hits") + number(s.details(), "cache_misses"),
+                        s -> number(s.details(), "cache_hits"));
+            }
         };
+    }
+
+    private static double number(java.util.Map<String, Object> details, String key) {
+        return details.get(key) instanceof Number n ? n.doubleValue() : Double.NaN;
     }
 
     @Bean

@@ -35,16 +35,17 @@ class ComposeTest {
         // Engram: the image's Dockerfile, the models folder, a stop grace period above the streams' shutdown phase
         assertTrue(String.valueOf((Object) at(compose, "services.engram.build.dockerfile")).contains("Dockerfile"));
         assertEquals("/app/models", at(compose, "services.engram.environment.ENGRAM_MODELS_DIR"));
-        assertEquals("redis", at(compose, "services.engram.environment.SPRING_DATA_REDIS_HOST"));
+        assertEquals("redis://redis:6379", at(compose, "services.engram.environment.SPRING_DATA_REDIS_URL"));
+        assertEquals("${ENGRAM_STORE:-redis}", at(compose, "services.engram.environment.ENGRAM_STORE"));
         int grace = Integer.parseInt(String.valueOf((Object) at(compose, "services.engram.stop_grace_period")).replace("s", ""));
         int phase = Integer.parseInt(String.valueOf((Object) at(compose, "services.engram.environment.SPRING_LIFECYCLE_TIMEOUT_PER_SHUTDOWN_PHASE")).replace("s", ""));
         assertTrue(grace > phase, "stop_grace_period must exceed the shutdown phase");
 
-        // Redis persistence as documented: AOF every second, no snapshots, LRU eviction
+        // Redis persistence as documented: AOF every second, no snapshots, no eviction (blob and metadata live together)
         List<String> redis = at(compose, "services.redis.command");
         String cmd = String.join(" ", redis);
         assertTrue(cmd.contains("--appendonly yes") && cmd.contains("--appendfsync everysec") && cmd.contains("--save ")
-                && cmd.contains("--maxmemory-policy allkeys-lru"), cmd);
+                && cmd.contains("--maxmemory-policy noeviction"), cmd);
 
         // Prometheus loads the shared rules where its config says
         Map<String, Object> prom = Yamls.one(Files.readString(ROOT.resolve("deploy/prometheus/prometheus.yml")));
