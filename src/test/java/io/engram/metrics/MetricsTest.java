@@ -177,7 +177,7 @@ class MetricsTest {
         assertTrue(m.has("engram_requests_waiting"));
         double rss = m.sum("process_resident_memory_bytes");
         assertTrue(rss > 50e6, "RSS " + rss);
-        for (String jvm : List.of("jvm_memory_used_bytes", "jvm_threads_live_threads", "jvm_gc_pause_seconds_count",
+        for (String jvm : List.of("jvm_memory_used_bytes", "jvm_threads_live_threads", "jvm_classes_loaded_classes", "jvm_gc_max_data_size_bytes",
                 "process_cpu_usage", "process_uptime_seconds", "process_files_open_files", "system_cpu_count")) {
             assertTrue(m.has(jvm), jvm);
         }
