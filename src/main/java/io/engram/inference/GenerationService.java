@@ -3,6 +3,7 @@ package io.engram.inference;
 import io.engram.config.EngramProperties;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.metrics.EngramMetrics;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelState;
 import io.engram.security.Tenant;
@@ -38,13 +39,16 @@ public class GenerationService {
     private final DeviceScheduler scheduler;
     private final EngramProperties props;
     private final Clock clock;
+    private final EngramMetrics metrics;
 
-    public GenerationService(StateService states, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock) {
+    public GenerationService(StateService states, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock,
+                             EngramMetrics metrics) {
         this.states = states;
         this.store = store;
         this.scheduler = scheduler;
         this.props = props;
         this.clock = clock;
+        this.metrics = metrics;
     }
 
     /**
@@ -128,13 +132,15 @@ public class GenerationService {
      * {@code cancelled()}, takes the sequence out of the batch before its next step.
      */
     public CompletableFuture<Result> submit(Prepared p, Sink sink) {
-        GenerationSequence seq = new GenerationSequence(p, sink, props.scheduler().requestTimeout().toNanos());
+        EngramMetrics.Request m = metrics.requestQueued(p.model().id(), EngramMetrics.currentEndpoint(), p.createdNanos());
+        GenerationSequence seq = new GenerationSequence(p, sink, props.scheduler().requestTimeout().toNanos(), m);
         try {
             scheduler.submit(seq);
         } catch (RuntimeException e) {
             p.tenant().tokens().giveBack((long) p.prompt().length + p.maxTokens());
             throw e;
         }
+        seq.future.whenComplete((o, e) -> m.finished(e == null ? o.finishReason() : EngramMetrics.outcomeOf(e)));
         CompletableFuture<Result> result = seq.future.thenApplyAsync(this::finish, AFTER_DEVICE);
         result.whenComplete((r, e) -> {
             if (result.isCancelled()) seq.cancel();

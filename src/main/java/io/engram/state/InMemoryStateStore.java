@@ -71,6 +71,11 @@ public final class InMemoryStateStore implements StateStore {
         return bytes;
     }
 
+    @Override
+    public long bytesStored() {
+        return bytes();
+    }
+
     private static long size(StoredState s) {
         return s.state().byteSize() + (s.lastLogits() == null ? 0 : 4L * s.lastLogits().length);
     }

@@ -5,11 +5,13 @@ import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
 import io.engram.inference.DeviceScheduler;
 import io.engram.inference.Await;
+import io.engram.metrics.EngramMetrics;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelRegistry;
 import io.engram.model.ModelState;
 import io.engram.security.Tenant;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,15 +36,18 @@ public class StateService {
     private final DeviceScheduler scheduler;
     private final EngramProperties props;
     private final Clock clock;
+    private final EngramMetrics metrics;
     /** Single flight: the prime/combine/import of an id that is being computed right now, by whoever started it. */
     private final ConcurrentHashMap<String, CompletableFuture<Result>> inflight = new ConcurrentHashMap<>();
 
-    public StateService(ModelRegistry models, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock) {
+    public StateService(ModelRegistry models, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock,
+                        EngramMetrics metrics) {
         this.models = models;
         this.store = store;
         this.scheduler = scheduler;
         this.props = props;
         this.clock = clock;
+        this.metrics = metrics;
     }
 
     /** Outcome of a prime or combine: the metadata, whether it was new, and the model time it took. */
@@ -121,8 +126,10 @@ public class StateService {
         final StoredState from = parentState;
         return once(id, () -> {
             ModelState start = from == null ? model.model().zeroState() : from.state().copy();
+            long t0 = System.nanoTime();
             var primed = Await.get(scheduler.prime(model.model(), model.id(), start, tokens, props.scheduler().requestTimeout()),
                     props.scheduler().requestTimeout());
+            metrics.primed(model.id(), tokens.length, Duration.ofNanos(System.nanoTime() - t0));
             ModelState state = primed.state();
             long total = tokens.length + (from == null ? 0 : from.meta().totalTokens());
             StateMeta meta = meta(tenant, id, model, "primed", tokens.length, total, parent, state, ttl);
@@ -275,8 +282,10 @@ public class StateService {
         }
         List<ModelState> states = new ArrayList<>();
         for (StoredState s : loaded) states.add(s.state());
+        long tCombine = System.nanoTime();
         ModelState mean = model.model().combine(states, w);
         float[] logits = meanLogits(loaded, w);
+        metrics.combined(model.id(), Duration.ofNanos(System.nanoTime() - tCombine));
         String id = StateIds.combined(tenant.salt(), model.fingerprint(), ids(refs).toArray(String[]::new), w);
         return new Start(model.id(), mean, logits, id, tokens, ms(t0));
     }

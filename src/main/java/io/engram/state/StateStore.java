@@ -33,6 +33,11 @@ public interface StateStore {
     /** {@code memory} or {@code redis}: a metrics tag. */
     String kind();
 
+    /** Bytes of state held now, or -1 when the store cannot tell cheaply (exported as a gauge). */
+    default long bytesStored() {
+        return -1;
+    }
+
     /**
      * Checks that the store can serve requests now (readiness).
      *
