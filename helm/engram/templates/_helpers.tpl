@@ -46,3 +46,23 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- printf "%s-models" (include "engram.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "engram.apiKeysSecretName" -}}
+{{- if .Values.security.existingSecret -}}
+{{- .Values.security.existingSecret -}}
+{{- else -}}
+{{- printf "%s-api-keys" (include "engram.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Per-tenant rate limits as SPRING_APPLICATION_JSON: [bracketed] keys keep any tenant name (dots, case) intact. */}}
+{{- define "engram.tenantLimitsJson" -}}
+{{- $tenants := dict -}}
+{{- range $name, $l := .Values.security.rateLimit.tenants -}}
+{{- $v := dict -}}
+{{- if hasKey $l "requestsPerSecond" -}}{{- $_ := set $v "requests-per-second" ($l.requestsPerSecond | int64) -}}{{- end -}}
+{{- if hasKey $l "tokensPerMinute" -}}{{- $_ := set $v "tokens-per-minute" ($l.tokensPerMinute | int64) -}}{{- end -}}
+{{- $_ := set $tenants (printf "[%s]" $name) $v -}}
+{{- end -}}
+{{- dict "engram" (dict "security" (dict "rate-limit" (dict "tenants" $tenants))) | toJson -}}
+{{- end -}}

@@ -158,7 +158,7 @@ class HelmChartTest {
         assertEquals("redis", env.get("ENGRAM_STORE"));
         assertEquals("redis.db", env.get("SPRING_DATA_REDIS_HOST"));
         assertProbesAndShutdown(pod, c);
-        Map<String, Object> secret = find(docs, "Secret");
+        Map<String, Object> secret = named(docs, "Secret", "t-engram-redis");
         assertEquals("t-engram-redis", (Object) at(c, "env." + indexOf(c, "SPRING_DATA_REDIS_PASSWORD") + ".valueFrom.secretKeyRef.name"));
         assertEquals(java.util.Base64.getEncoder().encodeToString("s3cret".getBytes()), at(secret, "data.redis-password"));
         assertEquals("/actuator/prometheus", at(find(docs, "ServiceMonitor"), "spec.endpoints.0.path"));
@@ -180,7 +180,85 @@ class HelmChartTest {
         int i = indexOf(c, "SPRING_DATA_REDIS_PASSWORD");
         assertEquals("shared-redis", at(c, "env." + i + ".valueFrom.secretKeyRef.name"));
         assertEquals("pw", at(c, "env." + i + ".valueFrom.secretKeyRef.key"));
-        assertNull(find(docs, "Secret"));
+        assertNull(named(docs, "Secret", "t-engram-redis"));
+    }
+
+    // ---- security ------------------------------------------------------------------------------------------------
+
+    @Test
+    void authenticationIsOnByDefaultWithAGeneratedKeyMountedFromASecretAndTheActuatorOnAnInternalPort() throws Exception {
+        List<Map<String, Object>> docs = template("--set", "serviceMonitor.enabled=true");
+        Map<String, Object> pod = at(find(docs, "Deployment"), "spec.template.spec");
+        Map<String, Object> c = at(pod, "containers.0");
+        // a generated key for tenant 'default', in a Secret mounted read-only as the keys file
+        Map<String, Object> secret = named(docs, "Secret", "t-engram-api-keys");
+        String keys = new String(java.util.Base64.getDecoder().decode((String) at(secret, "data.api-keys")));
+        assertTrue(keys.matches("default:[A-Za-z0-9]{48}"), keys);
+        assertEquals("/etc/engram/api-keys/api-keys", env(c).get("ENGRAM_SECURITY_API_KEYS_FILE"));
+        assertFalse(env(c).containsKey("ENGRAM_SECURITY_API_KEYS"), "keys never in plain env");
+        int v = volumeIndex(pod, "api-keys");
+        assertEquals("t-engram-api-keys", at(pod, "volumes." + v + ".secret.secretName"));
+        assertEquals(288, (Integer) at(pod, "volumes." + v + ".secret.defaultMode"));
+        assertTrue(((List<?>) at(c, "volumeMounts")).stream().anyMatch(m -> m instanceof Map<?, ?> mm
+                && "/etc/engram/api-keys".equals(mm.get("mountPath")) && Boolean.TRUE.equals(mm.get("readOnly"))));
+        assertEquals("50", env(c).get("ENGRAM_SECURITY_RATE_LIMIT_REQUESTS_PER_SECOND"));
+        assertEquals("1000000", env(c).get("ENGRAM_SECURITY_RATE_LIMIT_TOKENS_PER_MINUTE"));
+        // the actuator on the management port, served by a ClusterIP Service of its own and scraped there
+        assertEquals("9090", env(c).get("MANAGEMENT_SERVER_PORT"));
+        assertEquals("management", at(c, "livenessProbe.httpGet.port"));
+        assertEquals("management", at(c, "readinessProbe.httpGet.port"));
+        Map<String, Object> mgmt = named(docs, "Service", "t-engram-management");
+        assertEquals("ClusterIP", at(mgmt, "spec.type"));
+        assertEquals("management", at(mgmt, "spec.ports.0.name"));
+        assertEquals("management", at(find(docs, "ServiceMonitor"), "spec.endpoints.0.port"));
+        List<?> apiPorts = at(named(docs, "Service", "t-engram"), "spec.ports");
+        assertEquals(1, apiPorts.size(), "the API Service exposes only the API port");
+        // even a public API Service keeps the actuator inside the cluster
+        List<Map<String, Object>> lb = template("--set", "service.type=LoadBalancer");
+        assertEquals("ClusterIP", at(named(lb, "Service", "t-engram-management"), "spec.type"));
+    }
+
+    @Test
+    void keysFromValuesOrAnExistingSecretTenantLimitsCorsAndTurningThingsOff() {
+        List<Map<String, Object>> given = template("--set", "security.apiKeys=alice:k-0123456789abcdef",
+                "--set", "security.rateLimit.tenants.alice.requestsPerSecond=10",
+                "--set", "security.rateLimit.tenants.Bob\\.x.tokensPerMinute=2000000",
+                "--set", "security.cors.allowedOrigins={https://a.example,https://b.example}");
+        assertEquals("alice:k-0123456789abcdef", new String(java.util.Base64.getDecoder().decode(
+                (String) at(named(given, "Secret", "t-engram-api-keys"), "data.api-keys"))));
+        Map<String, String> env = env(at(find(given, "Deployment"), "spec.template.spec.containers.0"));
+        assertEquals("https://a.example,https://b.example", env.get("ENGRAM_SECURITY_CORS_ALLOWED_ORIGINS"));
+        // bracketed keys keep tenant names with dots and capitals whole; numbers stay integers
+        Map<String, Object> json = Yamls.one(env.get("SPRING_APPLICATION_JSON"));
+        Map<String, Map<String, Object>> tenants = at(json, "engram.security.rate-limit.tenants");
+        assertEquals(10, tenants.get("[alice]").get("requests-per-second"));
+        assertEquals(2000000, tenants.get("[Bob.x]").get("tokens-per-minute"));
+
+        List<Map<String, Object>> existing = template("--set", "security.existingSecret=team-keys",
+                "--set", "security.existingSecretKey=keys.txt");
+        Map<String, Object> pod = at(find(existing, "Deployment"), "spec.template.spec");
+        assertNull(named(existing, "Secret", "t-engram-api-keys"));
+        assertEquals("team-keys", at(pod, "volumes." + volumeIndex(pod, "api-keys") + ".secret.secretName"));
+        assertEquals("/etc/engram/api-keys/keys.txt", env(at(pod, "containers.0")).get("ENGRAM_SECURITY_API_KEYS_FILE"));
+
+        List<Map<String, Object>> off = template("--set", "security.enabled=false", "--set", "management.port=0");
+        Map<String, Object> c = at(find(off, "Deployment"), "spec.template.spec.containers.0");
+        assertNull(named(off, "Secret", "t-engram-api-keys"));
+        assertNull(named(off, "Service", "t-engram-management"));
+        assertFalse(env(c).containsKey("ENGRAM_SECURITY_API_KEYS_FILE"));
+        assertFalse(env(c).containsKey("MANAGEMENT_SERVER_PORT"));
+        assertEquals("http", at(c, "livenessProbe.httpGet.port"));
+    }
+
+    static Map<String, Object> named(List<Map<String, Object>> docs, String kind, String name) {
+        for (Map<String, Object> d : docs) if (kind.equals(d.get("kind")) && name.equals(at(d, "metadata.name"))) return d;
+        return null;
+    }
+
+    static int volumeIndex(Map<String, Object> pod, String name) {
+        List<Map<String, Object>> vs = at(pod, "volumes");
+        for (int i = 0; i < vs.size(); i++) if (name.equals(vs.get(i).get("name"))) return i;
+        throw new AssertionError("no volume " + name);
     }
 
     @Test
