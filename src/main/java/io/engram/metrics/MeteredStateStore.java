@@ -106,6 +106,19 @@ public final class MeteredStateStore implements StateStore, DisposableBean {
     }
 
     @Override
+    public boolean delete(String id, String tenant) {
+        long t0 = System.nanoTime();
+        try {
+            boolean deleted = delegate.delete(id, tenant);
+            record("delete", deleted ? "ok" : "miss", t0);
+            return deleted;
+        } catch (RuntimeException | Error e) {
+            record("delete", "error", t0);
+            throw e;
+        }
+    }
+
+    @Override
     public void ping() {
         long t0 = System.nanoTime();
         try {

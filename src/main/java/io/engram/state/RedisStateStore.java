@@ -65,6 +65,19 @@ public final class RedisStateStore implements StateStore {
             return 1
             """;
 
+    /**
+     * KEYS: blob, meta. ARGV: tenant. Deletes both keys unless the metadata names another tenant (no 'tenant' field:
+     * 'default'); one script, so the check and the delete are atomic and cost one round trip either way.
+     */
+    static final String DELETE_OWNED_SCRIPT = """
+            if redis.call('EXISTS', KEYS[2]) == 1 then
+              local t = redis.call('HGET', KEYS[2], 'tenant')
+              if not t then t = 'default' end
+              if t ~= ARGV[1] then return 0 end
+            end
+            return redis.call('DEL', KEYS[1], KEYS[2])
+            """;
+
     private final RedisConnectionFactory factory;
     private final Function<String, Optional<LoadedModel>> models;
     private final String prefix;
@@ -72,6 +85,7 @@ public final class RedisStateStore implements StateStore {
     private final long retryAfter;
     private final StateCache cache;
     private final byte[] putScript = PUT_SCRIPT.getBytes(StandardCharsets.UTF_8);
+    private final byte[] deleteOwnedScript = DELETE_OWNED_SCRIPT.getBytes(StandardCharsets.UTF_8);
 
     /**
      * @param models         the loaded model with a given id (states are decoded against it)
@@ -212,6 +226,14 @@ public final class RedisStateStore implements StateStore {
         cache.evict(id);
         Long n = redis(c -> c.keyCommands().del(metaKey(id), blobKey(id)));
         cache.evict(id);
+        return n != null && n > 0;
+    }
+
+    @Override
+    public boolean delete(String id, String tenant) {
+        Long n = redis(c -> c.scriptingCommands().eval(deleteOwnedScript, ReturnType.INTEGER, 2, blobKey(id), metaKey(id),
+                bytes(tenant)));
+        if (n != null && n > 0) cache.evict(id); // another tenant's state stays cached for its owner
         return n != null && n > 0;
     }
 

@@ -228,9 +228,10 @@ public class StateService {
         return store.get(id, m -> tenant.owns(m.tenant())).orElseThrow(() -> unknown(id));
     }
 
+    /** Deletes {@code tenant}'s state; another tenant's is left alone and answered as a missing one. */
     public void delete(Tenant tenant, String id) {
-        meta(tenant, id);
-        if (!store.delete(id)) throw unknown(id);
+        checkId(id);
+        if (!store.delete(id, tenant.name())) throw unknown(id);
     }
 
     public Result combine(Tenant tenant, List<Ref> refs, Long ttlSeconds) {

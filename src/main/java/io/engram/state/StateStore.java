@@ -30,6 +30,19 @@ public interface StateStore {
     /** @return whether something was deleted */
     boolean delete(String id);
 
+    /**
+     * Deletes the state only if {@code tenant} owns it (states without a recorded tenant belong to {@code default}).
+     * Another tenant's state is left alone and reported as not deleted, exactly like a missing one. Stores do the
+     * check and the delete in one step where they can (Redis: one script), so both cases cost the same.
+     *
+     * @return whether something was deleted
+     */
+    default boolean delete(String id, String tenant) {
+        Optional<StateMeta> m = meta(id);
+        if (m.isPresent() && !m.get().tenant().equals(tenant)) return false;
+        return delete(id);
+    }
+
     /** {@code memory} or {@code redis}: a metrics tag. */
     String kind();
 

@@ -37,8 +37,9 @@ import org.junit.jupiter.api.Test;
  * must answer below 500, with a problem-details body free of internals for every 4xx, within a timeout, and must
  * still serve afterwards.
  *
- * <p>A seeded loop (reproducible: {@code -Dengram.fuzz.seed=N}, more with {@code -Dengram.fuzz.iterations=N});
- * jqwik was considered and not used, see the security notes in the README.
+ * <p>A seeded loop (reproducible: {@code -Dengram.fuzz.seed=N}, more with {@code -Dengram.fuzz.iterations=N} and
+ * {@code -Dengram.fuzz.seconds=N}). Not jqwik: jqwik 1.10 prints a request that AI agents not use it, and this test
+ * was written by one.
  */
 class ApiFuzzTest {
 

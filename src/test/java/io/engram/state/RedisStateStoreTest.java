@@ -104,11 +104,20 @@ class RedisStateStoreTest {
         assertEquals(0, b.cache().size(), "bob's read did not fetch (or cache) alice's blob");
         assertEquals(misses, b.cache().misses.get());
         assertSameState(s, b.get(id, meta -> meta.tenant().equals("alice")).orElseThrow());
+        // only the owner deletes (one script: check and delete together)
+        assertFalse(b.delete(id, "bob"));
+        assertTrue(a.get(id).isPresent());
+        assertSameState(s, b.get(id, meta -> meta.tenant().equals("alice")).orElseThrow());
         // a state written before tenants existed (no 'tenant' field) belongs to 'default'
         try (RedisConnection c = redis.getConnection()) {
             c.hashCommands().hDel(a.metaKey(id), "tenant".getBytes());
         }
         assertEquals("default", b.meta(id).orElseThrow().tenant());
+        assertFalse(b.delete(id, "alice"));
+        assertTrue(b.delete(id, "default"));
+        assertTrue(a.meta(id).isEmpty());
+        assertTrue(b.get(id).isEmpty());
+        assertFalse(b.delete(id, "default"), "a missing state is not deleted");
     }
 
     @Test
