@@ -2,6 +2,7 @@ package io.engram;
 
 import io.engram.bench.Benchmark;
 import io.engram.config.DjlConfig;
+import io.engram.config.DjlWarmup;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
@@ -9,7 +10,8 @@ import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 /**
  * Engram's one entry point. {@code java -jar engram.jar} serves the HTTP API;
  * {@code java -jar engram.jar bench ...} runs the benchmark and {@code bench-store ...} the state-store benchmark
- * (see docs/PERFORMANCE.md).
+ * (see docs/PERFORMANCE.md); {@code java -jar engram.jar warmup} unpacks libtorch into {@code DJL_CACHE_DIR} and
+ * exits (image builds).
  */
 @SpringBootApplication
 @ConfigurationPropertiesScan
@@ -23,6 +25,7 @@ public class EngramApplication {
         if (args.length > 0 && args[0].equals("bench-store")) {
             System.exit(io.engram.bench.StoreBenchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
+        if (args.length > 0 && args[0].equals("warmup")) System.exit(DjlWarmup.run());
         SpringApplication.run(EngramApplication.class, args);
     }
 }

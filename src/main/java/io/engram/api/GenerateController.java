@@ -9,6 +9,7 @@ import io.engram.config.EngramProperties;
 import io.engram.inference.GenerationService;
 import io.engram.inference.SampledToken;
 import io.engram.inference.SamplingParams;
+import io.engram.security.Tenant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.springframework.http.MediaType;
@@ -34,8 +35,8 @@ public class GenerateController {
     }
 
     @PostMapping(value = "/v1/generate")
-    public Object generate(@RequestBody GenerateRequest r) {
-        GenerationService.Request req = toRequest(r);
+    public Object generate(Tenant tenant, @RequestBody GenerateRequest r) {
+        GenerationService.Request req = toRequest(tenant, r);
         if (Boolean.TRUE.equals(r.stream())) return stream(generation.prepare(req), r.logprobs() != null);
         GenerationService.Result res = generation.generate(req, (text, token) -> {});
         return new GenerateResponse(res.model(), res.text(), res.tokens(), res.finishReason(),
@@ -43,7 +44,7 @@ public class GenerateController {
                 res.stateId(), res.usage(), res.timings());
     }
 
-    static GenerationService.Request toRequest(GenerateRequest r) {
+    static GenerationService.Request toRequest(Tenant tenant, GenerateRequest r) {
         SamplingParams sampling = new SamplingParams(
                 r.temperature() == null ? 1.0 : r.temperature(),
                 r.topP() == null ? 1.0 : r.topP(),
@@ -53,7 +54,7 @@ public class GenerateController {
                 r.frequencyPenalty() == null ? 0.0 : r.frequencyPenalty(),
                 r.seed(),
                 r.logprobs() == null ? 0 : r.logprobs());
-        return new GenerationService.Request(r.model(), StatesController.refs(r.states()), r.prompt(),
+        return new GenerationService.Request(tenant, r.model(), StatesController.refs(r.states()), r.prompt(),
                 r.promptTokens(), r.maxTokens(), sampling, r.stop(), r.logprobs() != null,
                 Boolean.TRUE.equals(r.saveState()));
     }

@@ -17,6 +17,7 @@ import io.engram.inference.GenerationService;
 import io.engram.inference.SampledToken;
 import io.engram.inference.SamplingParams;
 import io.engram.model.ChatTemplate;
+import io.engram.security.Tenant;
 import io.engram.state.StateService;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -50,7 +51,7 @@ public class OpenAiController {
     }
 
     @PostMapping("/v1/completions")
-    public Object completions(@RequestBody CompletionRequest r) {
+    public Object completions(Tenant tenant, @RequestBody CompletionRequest r) {
         if (r.n() != null && r.n() != 1) throw invalid("only n = 1 is supported");
         if (Boolean.TRUE.equals(r.echo())) throw invalid("echo is not supported");
         String prompt = null;
@@ -64,7 +65,7 @@ public class OpenAiController {
         } else if (r.prompt() != null) {
             throw invalid("'prompt' must be a string, a list with one string, or a list of token ids");
         }
-        var req = new GenerationService.Request(r.model(), StatesController.refs(r.states()), prompt, promptTokens,
+        var req = new GenerationService.Request(tenant, r.model(), StatesController.refs(r.states()), prompt, promptTokens,
                 r.maxTokens() == null ? 16 : r.maxTokens(),
                 sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
                         r.seed(), r.logprobs()),
@@ -86,12 +87,12 @@ public class OpenAiController {
     }
 
     @PostMapping("/v1/chat/completions")
-    public Object chat(@RequestBody ChatRequest r) {
+    public Object chat(Tenant tenant, @RequestBody ChatRequest r) {
         if (r.n() != null && r.n() != 1) throw invalid("only n = 1 is supported");
         if (r.messages() == null || r.messages().isEmpty()) throw invalid("'messages' must hold at least one message");
         String modelId = r.model();
         if (modelId == null && r.states() != null && !r.states().isEmpty() && r.states().get(0) != null) {
-            modelId = states.meta(r.states().get(0).id()).model();
+            modelId = states.meta(tenant, r.states().get(0).id()).model();
         }
         ChatTemplate template = states.model(modelId).chatTemplate();
         List<ChatTemplate.Message> messages = new ArrayList<>();
@@ -103,7 +104,7 @@ public class OpenAiController {
         if (r.stop() != null) stop.addAll(r.stop());
         Integer maxTokens = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
         Integer logprobs = Boolean.TRUE.equals(r.logprobs()) ? (r.topLogprobs() == null ? 0 : r.topLogprobs()) : null;
-        var req = new GenerationService.Request(modelId, StatesController.refs(r.states()), template.render(messages),
+        var req = new GenerationService.Request(tenant, modelId, StatesController.refs(r.states()), template.render(messages),
                 null, maxTokens, sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(),
                 r.frequencyPenalty(), r.seed(), logprobs), stop, false, false);
         String id = "chatcmpl-" + randomId();

@@ -2,6 +2,7 @@ package io.engram.api;
 
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.security.BodyLimitFilter;
 import jakarta.servlet.http.HttpServletRequest;
 import java.net.URI;
 import org.slf4j.Logger;
@@ -12,12 +13,18 @@ import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.ErrorResponse;
+import org.springframework.web.HttpMediaTypeNotAcceptableException;
 import org.springframework.web.HttpMediaTypeNotSupportedException;
 import org.springframework.web.HttpRequestMethodNotSupportedException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.method.annotation.MethodArgumentTypeMismatchException;
 import org.springframework.web.servlet.resource.NoResourceFoundException;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.exc.StreamConstraintsException;
+import tools.jackson.databind.DatabindException;
+import tools.jackson.databind.exc.MismatchedInputException;
 
 /**
  * The one place where failures become RFC 9457 problem details: a stable {@code type}, the status, and a
@@ -39,15 +46,79 @@ public class ProblemHandler {
     /** Range checks of sampling parameters and similar argument validation. */
     @ExceptionHandler(IllegalArgumentException.class)
     public ResponseEntity<ProblemDetail> illegalArgument(IllegalArgumentException e, HttpServletRequest req) {
-        return respond(ProblemType.INVALID_REQUEST, e.getMessage(), req);
+        String detail = scrub(e.getMessage());
+        return respond(ProblemType.INVALID_REQUEST, detail.isBlank() ? "the request is invalid" : detail, req);
     }
 
+    /**
+     * A body that could not be read: too large (413), over a JSON read limit (400 limit-exceeded), a value of the
+     * wrong type (named by its JSON path), or not JSON at all. Jackson's own text is cut to its first line and
+     * stripped of Java class names.
+     */
     @ExceptionHandler(HttpMessageNotReadableException.class)
     public ResponseEntity<ProblemDetail> unreadable(HttpMessageNotReadableException e, HttpServletRequest req) {
-        String why = e.getMostSpecificCause().getMessage();
-        if (why != null) why = why.lines().findFirst().orElse(why);
-        return respond(ProblemType.MALFORMED_JSON, "the body could not be read as the expected JSON"
-                + (why == null ? "" : ": " + why), req);
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof BodyLimitFilter.TooLarge t) {
+                return respond(ProblemType.BODY_TOO_LARGE, BodyLimitFilter.detail(t.max), req);
+            }
+            if (c instanceof StreamConstraintsException x) {
+                return respond(ProblemType.LIMIT_EXCEEDED, "the JSON body exceeds a read limit: " + scrub(x.getOriginalMessage())
+                        + " (engram.limits.max-json-depth, engram.limits.max-body-bytes)", req);
+            }
+        }
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof DatabindException x) {
+                String path = jsonPath(x.getPath());
+                String expected = c instanceof MismatchedInputException m ? expected(m.getTargetType()) : null;
+                return respond(ProblemType.MALFORMED_JSON, (path.isEmpty() ? "the body" : "'" + path + "'")
+                        + " has the wrong type or shape" + (expected == null ? "" : ": expected " + expected), req);
+            }
+            if (c instanceof JacksonException x) {
+                return respond(ProblemType.MALFORMED_JSON, "the body is not valid JSON: " + scrub(x.getOriginalMessage()), req);
+            }
+        }
+        return respond(ProblemType.MALFORMED_JSON, "the body could not be read as JSON", req);
+    }
+
+    /** {@code states[0].weight}. */
+    static String jsonPath(java.util.List<JacksonException.Reference> refs) {
+        StringBuilder b = new StringBuilder();
+        for (JacksonException.Reference r : refs) {
+            if (r.getPropertyName() != null) {
+                if (b.length() > 0) b.append('.');
+                b.append(cut(r.getPropertyName(), 64));
+            } else if (r.getIndex() >= 0) {
+                b.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return b.toString();
+    }
+
+    private static String expected(Class<?> t) {
+        if (t == null) return null;
+        if (t == Integer.class || t == int.class || t == Long.class || t == long.class) return "an integer";
+        if (t == Double.class || t == double.class || t == Float.class || t == float.class) return "a number";
+        if (t == String.class) return "a string";
+        if (t == Boolean.class || t == boolean.class) return "true or false";
+        if (t.isArray() || java.util.Collection.class.isAssignableFrom(t)) return "an array";
+        if (t == Object.class) return null;
+        return "an object";
+    }
+
+    /** First line, Java class names reduced to their simple names, at most 200 characters. */
+    static String scrub(String message) {
+        if (message == null) return "";
+        String s = message.lines().findFirst().orElse("");
+        s = QUALIFIED.matcher(s).replaceAll(m -> java.util.regex.Matcher.quoteReplacement(
+                m.group(1).substring(m.group(1).lastIndexOf('$') + 1)));
+        return cut(s, 200);
+    }
+
+    private static final java.util.regex.Pattern QUALIFIED =
+            java.util.regex.Pattern.compile("\\b(?:[a-z_][A-Za-z0-9_]*\\.)+([A-Z][A-Za-z0-9_$]*)");
+
+    static String cut(String s, int max) {
+        return s.length() <= max ? s : s.substring(0, max) + "...";
     }
 
     @ExceptionHandler(MethodArgumentTypeMismatchException.class)
@@ -71,8 +142,23 @@ public class ProblemHandler {
         return respond(ProblemType.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json", req);
     }
 
+    /** An {@code Accept} header that excludes JSON (or cannot be parsed). */
+    @ExceptionHandler(HttpMediaTypeNotAcceptableException.class)
+    public ResponseEntity<ProblemDetail> notAcceptable(HttpMediaTypeNotAcceptableException e, HttpServletRequest req) {
+        return respond(ProblemType.NOT_ACCEPTABLE, "the API answers application/json (text/event-stream for streams, "
+                + "application/octet-stream for blobs, application/problem+json for errors): accept one of them", req);
+    }
+
     @ExceptionHandler(Exception.class)
     public ResponseEntity<ProblemDetail> other(Exception e, HttpServletRequest req) {
+        if (e instanceof ErrorResponse er && er.getStatusCode().is4xxClientError()) {
+            // any other of Spring MVC's client errors: its status, without its text (which may name internals)
+            HttpStatus s = HttpStatus.resolve(er.getStatusCode().value());
+            String phrase = s == null ? "Client error" : s.getReasonPhrase();
+            ProblemDetail p = ProblemDetail.forStatusAndDetail(er.getStatusCode(), "the request was refused: " + phrase);
+            p.setTitle(phrase);
+            return ResponseEntity.status(er.getStatusCode()).contentType(PROBLEM).body(p);
+        }
         log.error("Unhandled error on {} {}", req.getMethod(), req.getRequestURI(), e);
         return respond(ProblemType.INTERNAL, "the server failed to handle this request; it has been logged", req);
     }
@@ -86,7 +172,13 @@ public class ProblemHandler {
         ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.valueOf(type.status()), detail);
         p.setType(type.uri());
         p.setTitle(type.title());
-        if (req != null) p.setInstance(URI.create(req.getRequestURI()));
+        if (req != null) {
+            try {
+                p.setInstance(URI.create(req.getRequestURI()));
+            } catch (IllegalArgumentException ignored) {
+                // a request line the URI parser refuses: leave 'instance' out
+            }
+        }
         return p;
     }
 
@@ -94,7 +186,7 @@ public class ProblemHandler {
     public static ProblemDetail problemOf(Throwable t) {
         if (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) t = t.getCause();
         if (t instanceof EngramException e) return problem(e.type(), e.getMessage(), null);
-        if (t instanceof IllegalArgumentException e) return problem(ProblemType.INVALID_REQUEST, e.getMessage(), null);
+        if (t instanceof IllegalArgumentException e) return problem(ProblemType.INVALID_REQUEST, scrub(e.getMessage()), null);
         log.error("Generation failed", t);
         return problem(ProblemType.INTERNAL, "generation failed; it has been logged", null);
     }

@@ -7,7 +7,9 @@ import io.engram.api.Dtos.PrimeRequest;
 import io.engram.api.Dtos.StateRef;
 import io.engram.api.Dtos.StateView;
 import io.engram.error.EngramException;
+import io.engram.config.EngramProperties;
 import io.engram.error.ProblemType;
+import io.engram.security.Tenant;
 import io.engram.state.StateIds;
 import io.engram.state.StateService;
 import jakarta.servlet.http.HttpServletRequest;
@@ -27,32 +29,43 @@ import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 
-/** Memory states: prime, batch prime, metadata, delete, combine, blob export and import. */
+/**
+ * Memory states: prime, batch prime, metadata, delete, combine, blob export and import. Every verb acts for the
+ * request's {@link Tenant} (see {@link io.engram.security.SecurityFilter}).
+ */
 @RestController
 public class StatesController {
 
     private final StateService states;
+    private final EngramProperties props;
 
-    public StatesController(StateService states) {
+    public StatesController(StateService states, EngramProperties props) {
         this.states = states;
+        this.props = props;
     }
 
     @PostMapping("/v1/states")
-    public ResponseEntity<StateView> prime(@RequestBody PrimeRequest r) {
-        return created(states.prime(r.model(), r.text(), r.tokens(), r.parent(), r.ttlSeconds()));
+    public ResponseEntity<StateView> prime(Tenant tenant, @RequestBody PrimeRequest r) {
+        return created(states.prime(tenant, r.model(), r.text(), r.tokens(), r.parent(), r.ttlSeconds()));
     }
 
     @PostMapping("/v1/states/batch")
-    public BatchPrimeResponse batch(@RequestBody BatchPrimeRequest r) {
+    public BatchPrimeResponse batch(Tenant tenant, @RequestBody BatchPrimeRequest r) {
         if (r.documents() == null || r.documents().isEmpty()) {
             throw new EngramException(ProblemType.INVALID_REQUEST, "'documents' must list at least one document");
+        }
+        int max = props.limits().maxBatchDocuments();
+        if (r.documents().size() > max) {
+            throw new EngramException(ProblemType.LIMIT_EXCEEDED, r.documents().size() + " documents given; at most "
+                    + max + " may be primed in one batch (engram.limits.max-batch-documents)");
         }
         List<Object> results = new ArrayList<>();
         for (PrimeRequest d : r.documents()) {
             try {
+                if (d == null) throw new EngramException(ProblemType.INVALID_REQUEST, "a document must be an object with 'text' or 'tokens'");
                 String model = d.model() != null ? d.model() : r.model();
                 Long ttl = d.ttlSeconds() != null ? d.ttlSeconds() : r.ttlSeconds();
-                var res = states.prime(model, d.text(), d.tokens(), d.parent(), ttl);
+                var res = states.prime(tenant, model, d.text(), d.tokens(), d.parent(), ttl);
                 results.add(StateView.of(res.meta(), !res.created(), res.created() ? res.computeMs() : null));
             } catch (EngramException e) {
                 results.add(ProblemHandler.problem(e.type(), e.getMessage(), null));
@@ -62,31 +75,31 @@ public class StatesController {
     }
 
     @GetMapping("/v1/states/{id}")
-    public StateView get(@PathVariable String id) {
-        return StateView.of(states.meta(id), true, null);
+    public StateView get(Tenant tenant, @PathVariable String id) {
+        return StateView.of(states.meta(tenant, id), true, null);
     }
 
     @DeleteMapping("/v1/states/{id}")
-    public ResponseEntity<Void> delete(@PathVariable String id) {
-        states.delete(id);
+    public ResponseEntity<Void> delete(Tenant tenant, @PathVariable String id) {
+        states.delete(tenant, id);
         return ResponseEntity.noContent().build();
     }
 
     @PostMapping("/v1/states/combine")
-    public ResponseEntity<StateView> combine(@RequestBody CombineRequest r) {
-        return created(states.combine(refs(r.states()), r.ttlSeconds()));
+    public ResponseEntity<StateView> combine(Tenant tenant, @RequestBody CombineRequest r) {
+        return created(states.combine(tenant, refs(r.states()), r.ttlSeconds()));
     }
 
     /**
-     * The state in Engram's binary format (docs/STATE_FORMAT.md). The ETag is the blob's SHA-256: the id the state
-     * gets when this blob is imported.
+     * The state in Engram's binary format (docs/STATE_FORMAT.md). The ETag is the id the state gets when this blob
+     * is imported by the same tenant: the blob's SHA-256 (salted by the tenant when authentication is on).
      */
     @GetMapping("/v1/states/{id}/blob")
-    public ResponseEntity<byte[]> blob(@PathVariable String id) {
-        byte[] blob = states.exportBlob(id);
+    public ResponseEntity<byte[]> blob(Tenant tenant, @PathVariable String id) {
+        byte[] blob = states.exportBlob(tenant, id);
         return ResponseEntity.ok()
                 .contentType(MediaType.APPLICATION_OCTET_STREAM)
-                .eTag("\"" + StateIds.ofBytes(blob) + "\"")
+                .eTag("\"" + StateIds.imported(tenant.salt(), blob) + "\"")
                 .header(HttpHeaders.CONTENT_DISPOSITION, "attachment; filename=\"" + id + ".engram\"")
                 .body(blob);
     }
@@ -97,7 +110,7 @@ public class StatesController {
      * produce, so an oversized upload is refused before it is buffered.
      */
     @PostMapping("/v1/states/import")
-    public ResponseEntity<StateView> importBlob(HttpServletRequest req,
+    public ResponseEntity<StateView> importBlob(Tenant tenant, HttpServletRequest req,
                                                 @RequestParam(name = "ttl_seconds", required = false) Long ttlSeconds)
             throws IOException {
         long max = states.maxBlobBytes();
@@ -111,7 +124,7 @@ public class StatesController {
         if (body.length == 0) {
             throw new EngramException(ProblemType.INVALID_STATE_BLOB, "the body is empty: send the bytes of GET /v1/states/{id}/blob");
         }
-        return created(states.importBlob(body, ttlSeconds));
+        return created(states.importBlob(tenant, body, ttlSeconds));
     }
 
     private static EngramException tooLarge(long n, long max) {

@@ -33,14 +33,25 @@ public record EngramProperties(
         @Valid @NotNull @DefaultValue Memory memory,
         @Valid @NotNull @DefaultValue Retnet retnet,
         @Valid @NotNull @DefaultValue Redis redis,
-        @Valid @NotNull @DefaultValue Demo demo) {
+        @Valid @NotNull @DefaultValue Demo demo,
+        @Valid @NotNull @DefaultValue Security security) {
 
     /** Request limits: each is answered with a problem-details 4xx naming the limit. */
     public record Limits(
             @Min(1) @DefaultValue("1000000") int maxDocumentTokens,
             @Min(1) @DefaultValue("4096") int maxTokens,
             @Min(1) @DefaultValue("64") int maxStates,
-            @Min(1) @DefaultValue("86400") long defaultTtlSeconds) {}
+            @Min(1) @DefaultValue("86400") long defaultTtlSeconds,
+            /** Bytes of a JSON request body (blob imports have their own limit: the largest state a model makes). */
+            @Min(1024) @DefaultValue("16777216") long maxBodyBytes,
+            /** Nesting depth of JSON arrays and objects in a request body. */
+            @Min(4) @Max(1000) @DefaultValue("32") int maxJsonDepth,
+            /** Stop strings of one generation (including a chat template's own). */
+            @Min(0) @DefaultValue("16") int maxStopStrings,
+            /** Characters of one stop string. */
+            @Min(1) @DefaultValue("256") int maxStopLength,
+            /** Documents of one {@code POST /v1/states/batch}. */
+            @Min(1) @DefaultValue("256") int maxBatchDocuments) {}
 
     /** The per-device scheduler that owns the model. */
     public record Scheduler(
@@ -76,4 +87,64 @@ public record EngramProperties(
 
     /** The random-weight demo model written into {@code models/demo} when the models folder is empty. */
     public record Demo(@DefaultValue("true") boolean enabled) {}
+
+    /**
+     * Authentication, tenants, rate limits, CORS and access logs ({@code io.engram.security}).
+     *
+     * @param apiKeys     comma-separated {@code tenant:key} pairs; empty (with no file) = authentication off
+     * @param apiKeysFile a file with more pairs (commas or new lines), e.g. a mounted Kubernetes Secret
+     */
+    public record Security(
+            @DefaultValue("") String apiKeys,
+            Path apiKeysFile,
+            @Valid @NotNull @DefaultValue RateLimit rateLimit,
+            @Valid @NotNull @DefaultValue Cors cors,
+            /** One JSON line per request on the {@code engram.access} logger (never a body). */
+            @DefaultValue("true") boolean accessLog) {
+
+        /** Never prints the keys. */
+        @Override
+        public String toString() {
+            return "Security[apiKeys=" + (apiKeys.isBlank() ? "" : "<redacted>") + ", apiKeysFile=" + apiKeysFile
+                    + ", rateLimit=" + rateLimit + ", cors=" + cors + ", accessLog=" + accessLog + "]";
+        }
+    }
+
+    /**
+     * Per-key limits (when authentication is on); 0 turns a limit off. {@code tenants.<name>.*} overrides them
+     * for every key of one tenant.
+     */
+    public record RateLimit(
+            @Min(0) @DefaultValue("50") long requestsPerSecond,
+            @Min(0) @DefaultValue("1000000") long tokensPerMinute,
+            java.util.Map<String, @Valid TenantLimit> tenants) {
+
+        public RateLimit {
+            tenants = tenants == null ? java.util.Map.of() : java.util.Map.copyOf(tenants);
+        }
+
+        public long requestsPerSecond(String tenant) {
+            TenantLimit t = tenants.get(tenant);
+            return t != null && t.requestsPerSecond() != null ? t.requestsPerSecond() : requestsPerSecond;
+        }
+
+        public long tokensPerMinute(String tenant) {
+            TenantLimit t = tenants.get(tenant);
+            return t != null && t.tokensPerMinute() != null ? t.tokensPerMinute() : tokensPerMinute;
+        }
+    }
+
+    /** A tenant's own limits; an unset one falls back to the default. */
+    public record TenantLimit(@Min(0) Long requestsPerSecond, @Min(0) Long tokensPerMinute) {}
+
+    /** Browser access: off (no CORS headers) unless origins are listed; {@code *} allows any origin. */
+    public record Cors(
+            java.util.List<String> allowedOrigins,
+            @Min(0) @DefaultValue("3600") long maxAgeSeconds) {
+
+        public Cors {
+            allowedOrigins = allowedOrigins == null ? java.util.List.of()
+                    : allowedOrigins.stream().map(String::trim).filter(o -> !o.isEmpty()).toList();
+        }
+    }
 }

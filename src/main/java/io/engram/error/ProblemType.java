@@ -8,6 +8,9 @@ import java.net.URI;
  */
 public enum ProblemType {
     INVALID_REQUEST("invalid-request", 400, "The request is invalid"),
+    UNAUTHORIZED("unauthorized", 401, "A valid API key is required"),
+    RATE_LIMITED("rate-limited", 429, "Rate limit exceeded"),
+    BODY_TOO_LARGE("body-too-large", 413, "The request body is too large"),
     MALFORMED_JSON("malformed-json", 400, "The request body is not valid JSON"),
     UNKNOWN_MODEL("unknown-model", 404, "No such model"),
     UNKNOWN_STATE("unknown-state", 404, "No such state"),
@@ -21,6 +24,7 @@ public enum ProblemType {
     NOT_FOUND("not-found", 404, "No such endpoint"),
     METHOD_NOT_ALLOWED("method-not-allowed", 405, "Method not allowed"),
     UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", 415, "Unsupported media type"),
+    NOT_ACCEPTABLE("not-acceptable", 406, "No acceptable representation"),
     INVALID_STATE_BLOB("invalid-state-blob", 400, "The state blob is malformed"),
     INCOMPATIBLE_STATE_BLOB("incompatible-state-blob", 422, "The state blob does not fit a loaded model"),
     BLOB_TOO_LARGE("blob-too-large", 413, "The state blob is too large"),

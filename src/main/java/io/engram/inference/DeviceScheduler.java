@@ -3,6 +3,7 @@ package io.engram.inference;
 import io.engram.config.EngramProperties;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.metrics.EngramMetrics;
 import io.engram.model.LanguageModel;
 import io.engram.model.ModelState;
 import java.util.ArrayList;
@@ -48,13 +49,14 @@ public class DeviceScheduler implements DisposableBean {
     /** Moving averages used to size prefill chunks: ms per prefill token, ms per decode step. */
     private double prefillMsPerToken = 1, decodeStepMs = 0;
 
-    public DeviceScheduler(EngramProperties props) {
+    public DeviceScheduler(EngramProperties props, EngramMetrics metrics) {
         this.waiting = new ArrayBlockingQueue<>(props.scheduler().maxQueued());
         this.maxRunning = props.scheduler().maxRunning();
         this.chunkTokens = props.scheduler().chunkTokens();
         this.thread = new Thread(this::loop, "engram-device-0");
         this.thread.setDaemon(true);
         this.thread.start();
+        metrics.schedulerGauges(this::running, this::waiting);
     }
 
     /** Queues a sequence; throws a 429 problem when the queue is full. */
@@ -109,6 +111,7 @@ public class DeviceScheduler implements DisposableBean {
 
     private void admit(Sequence s) {
         s.admittedNanos = System.nanoTime();
+        s.admitted();
         active.add(s);
     }
 

@@ -2,6 +2,7 @@ package io.engram.inference;
 
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.metrics.EngramMetrics;
 import io.engram.tokenizer.StreamingDecoder;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,10 +29,11 @@ final class GenerationSequence extends Sequence {
     private final List<Integer> tokens = new ArrayList<>();
     private final List<SampledToken> logprobs;
     private final StringBuilder text = new StringBuilder();
+    private final EngramMetrics.Request metrics;
     private String finish;
     private long prefilledNanos, firstTokenNanos, lastTokenNanos;
 
-    GenerationSequence(GenerationService.Prepared p, GenerationService.Sink sink, long timeoutNanos) {
+    GenerationSequence(GenerationService.Prepared p, GenerationService.Sink sink, long timeoutNanos, EngramMetrics.Request metrics) {
         super(p.model().model(), p.model().id(), p.start().state(), p.prompt(),
                 p.prompt().length == 0 ? p.start().lastLogits().clone() : null, p.createdNanos(), timeoutNanos);
         this.p = p;
@@ -40,6 +42,12 @@ final class GenerationSequence extends Sequence {
         this.decoder = p.model().tokenizer().newStreamingDecoder();
         this.stop = new StopMatcher(p.stop());
         this.logprobs = p.wantLogprobs() ? new ArrayList<>() : null;
+        this.metrics = metrics;
+    }
+
+    @Override
+    void admitted() {
+        metrics.started(input.length);
     }
 
     @Override
@@ -69,6 +77,7 @@ final class GenerationSequence extends Sequence {
         lastTokenNanos = System.nanoTime();
         if (firstTokenNanos == 0) firstTokenNanos = lastTokenNanos;
         sink.token(piece, t);
+        metrics.token();
         if (stop.stopped()) {
             finish = "stop";
         } else if (tokens.size() >= p.maxTokens()) {

@@ -3,8 +3,10 @@ package io.engram.inference;
 import io.engram.config.EngramProperties;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.metrics.EngramMetrics;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelState;
+import io.engram.security.Tenant;
 import io.engram.state.StateIds;
 import io.engram.state.StateMeta;
 import io.engram.state.StateService;
@@ -37,17 +39,23 @@ public class GenerationService {
     private final DeviceScheduler scheduler;
     private final EngramProperties props;
     private final Clock clock;
+    private final EngramMetrics metrics;
 
-    public GenerationService(StateService states, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock) {
+    public GenerationService(StateService states, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock,
+                             EngramMetrics metrics) {
         this.states = states;
         this.store = store;
         this.scheduler = scheduler;
         this.props = props;
         this.clock = clock;
+        this.metrics = metrics;
     }
 
-    /** What to generate. {@code prompt} and {@code promptTokens} are mutually exclusive; both may be null. */
-    public record Request(String model, List<StateService.Ref> states, String prompt, int[] promptTokens,
+    /**
+     * What to generate, for whom. {@code prompt} and {@code promptTokens} are mutually exclusive; both may be null.
+     * The tenant's states are the only ones it may start from, and a saved state is the tenant's.
+     */
+    public record Request(Tenant tenant, String model, List<StateService.Ref> states, String prompt, int[] promptTokens,
                           Integer maxTokens, SamplingParams sampling, List<String> stop, boolean wantLogprobs,
                           boolean saveState) {}
 
@@ -73,7 +81,7 @@ public class GenerationService {
                          String stateId, Usage usage, Timings timings) {}
 
     /** A validated request, ready for the device. */
-    public record Prepared(LoadedModel model, StateService.Start start, int[] prompt, int maxTokens,
+    public record Prepared(Tenant tenant, LoadedModel model, StateService.Start start, int[] prompt, int maxTokens,
                            SamplingParams sampling, List<String> stop, boolean wantLogprobs, boolean saveState,
                            long createdNanos) {}
 
@@ -86,10 +94,19 @@ public class GenerationService {
                     + "; it must be between 1 and " + limit + " (engram.limits.max-tokens)");
         }
         List<String> stop = r.stop() == null ? List.of() : r.stop();
+        int maxStops = props.limits().maxStopStrings(), maxStopLength = props.limits().maxStopLength();
+        if (stop.size() > maxStops) {
+            throw new EngramException(ProblemType.LIMIT_EXCEEDED, stop.size() + " stop strings given; at most " + maxStops
+                    + " are allowed (engram.limits.max-stop-strings)");
+        }
         for (String s : stop) {
             if (s == null || s.isEmpty()) throw new EngramException(ProblemType.INVALID_REQUEST, "stop strings must be non-empty");
+            if (s.length() > maxStopLength) {
+                throw new EngramException(ProblemType.LIMIT_EXCEEDED, "a stop string has " + s.length()
+                        + " characters; at most " + maxStopLength + " are allowed (engram.limits.max-stop-length)");
+            }
         }
-        StateService.Start start = states.start(r.model(), r.states());
+        StateService.Start start = states.start(r.tenant(), r.model(), r.states());
         LoadedModel model = states.model(start.model());
         int[] prompt = states.tokens(model, r.prompt(), r.promptTokens(), "prompt", true);
         long total = start.tokens() + prompt.length;
@@ -104,7 +121,10 @@ public class GenerationService {
                     : "these states carry no next-token logits: give a 'prompt' to continue from them");
         }
         SamplingParams sampling = r.sampling() == null ? SamplingParams.greedy() : r.sampling();
-        return new Prepared(model, start, prompt, maxTokens, sampling, stop, r.wantLogprobs(), r.saveState(), t0);
+        // the tenant key's tokens per minute: the prompt plus max_tokens are reserved now, and what is not generated
+        // is given back when the generation ends (see submit)
+        r.tenant().tokens().take((long) prompt.length + maxTokens);
+        return new Prepared(r.tenant(), model, start, prompt, maxTokens, sampling, stop, r.wantLogprobs(), r.saveState(), t0);
     }
 
     /**
@@ -112,11 +132,19 @@ public class GenerationService {
      * {@code cancelled()}, takes the sequence out of the batch before its next step.
      */
     public CompletableFuture<Result> submit(Prepared p, Sink sink) {
-        GenerationSequence seq = new GenerationSequence(p, sink, props.scheduler().requestTimeout().toNanos());
-        scheduler.submit(seq);
+        EngramMetrics.Request m = metrics.requestQueued(p.model().id(), EngramMetrics.currentEndpoint(), p.createdNanos());
+        GenerationSequence seq = new GenerationSequence(p, sink, props.scheduler().requestTimeout().toNanos(), m);
+        try {
+            scheduler.submit(seq);
+        } catch (RuntimeException e) {
+            p.tenant().tokens().giveBack((long) p.prompt().length + p.maxTokens());
+            throw e;
+        }
+        seq.future.whenComplete((o, e) -> m.finished(e == null ? o.finishReason() : EngramMetrics.outcomeOf(e)));
         CompletableFuture<Result> result = seq.future.thenApplyAsync(this::finish, AFTER_DEVICE);
         result.whenComplete((r, e) -> {
             if (result.isCancelled()) seq.cancel();
+            p.tenant().tokens().giveBack(p.maxTokens() - (r == null ? 0 : r.tokens().length));
         });
         return result;
     }
@@ -139,10 +167,11 @@ public class GenerationService {
     private String save(Prepared p, ModelState state, int[] generated, float[] lastLogits) {
         int[] read = Arrays.copyOf(p.prompt(), p.prompt().length + generated.length);
         System.arraycopy(generated, 0, read, p.prompt().length, generated.length);
-        String id = StateIds.primed(p.model().fingerprint(), p.start().id(), read);
+        String id = StateIds.primed(p.tenant().salt(), p.model().fingerprint(), p.start().id(), read);
         Instant now = clock.instant();
         StateMeta meta = new StateMeta(id, p.model().id(), "generated", read.length, p.start().tokens() + read.length,
-                p.start().id(), state.byteSize(), now, now.plusSeconds(props.limits().defaultTtlSeconds()));
+                p.start().id(), state.byteSize(), now, now.plusSeconds(props.limits().defaultTtlSeconds()),
+                p.tenant().name());
         store.put(new StoredState(meta, state, lastLogits));
         return id;
     }

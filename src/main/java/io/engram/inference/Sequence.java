@@ -51,6 +51,9 @@ abstract class Sequence {
         return cancelled;
     }
 
+    /** Called on the device thread when the sequence leaves the queue and joins the batch. */
+    void admitted() {}
+
     /** Whether the last prefill chunk must compute the vocabulary head. */
     abstract boolean needsLogits();
 

@@ -61,6 +61,13 @@ public final class InMemoryStateStore implements StateStore {
         return remove(id);
     }
 
+    @Override
+    public synchronized boolean delete(String id, String tenant) {
+        StoredState s = map.get(id);
+        if (s != null && !s.meta().tenant().equals(tenant)) return false;
+        return remove(id);
+    }
+
     private boolean remove(String id) {
         StoredState old = map.remove(id);
         if (old != null) bytes -= size(old);
@@ -69,6 +76,11 @@ public final class InMemoryStateStore implements StateStore {
 
     public synchronized long bytes() {
         return bytes;
+    }
+
+    @Override
+    public long bytesStored() {
+        return bytes();
     }
 
     private static long size(StoredState s) {

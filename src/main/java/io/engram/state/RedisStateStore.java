@@ -27,8 +27,8 @@ import org.springframework.data.redis.connection.ReturnType;
  * <ul>
  *   <li>{@code <prefix>state:{<id>}:blob}: a string holding the state in {@link StateCodec}'s binary format
  *       (raw bytes: no Java serialisation, no JSON);</li>
- *   <li>{@code <prefix>state:{<id>}:meta}: a small hash of the metadata and the blob's CRC-32C, so reading metadata
- *       never moves a blob.</li>
+ *   <li>{@code <prefix>state:{<id>}:meta}: a small hash of the metadata (including the owning tenant, which the blob
+ *       never carries) and the blob's CRC-32C, so reading metadata never moves a blob.</li>
  * </ul>
  * Both are written by one Lua script, which Redis runs atomically (like MULTI/EXEC, but on the shared connection),
  * with the same absolute expiry ({@code PXAT}); a reader therefore sees both keys or neither, and never part of a
@@ -65,6 +65,19 @@ public final class RedisStateStore implements StateStore {
             return 1
             """;
 
+    /**
+     * KEYS: blob, meta. ARGV: tenant. Deletes both keys unless the metadata names another tenant (no 'tenant' field:
+     * 'default'); one script, so the check and the delete are atomic and cost one round trip either way.
+     */
+    static final String DELETE_OWNED_SCRIPT = """
+            if redis.call('EXISTS', KEYS[2]) == 1 then
+              local t = redis.call('HGET', KEYS[2], 'tenant')
+              if not t then t = 'default' end
+              if t ~= ARGV[1] then return 0 end
+            end
+            return redis.call('DEL', KEYS[1], KEYS[2])
+            """;
+
     private final RedisConnectionFactory factory;
     private final Function<String, Optional<LoadedModel>> models;
     private final String prefix;
@@ -72,6 +85,7 @@ public final class RedisStateStore implements StateStore {
     private final long retryAfter;
     private final StateCache cache;
     private final byte[] putScript = PUT_SCRIPT.getBytes(StandardCharsets.UTF_8);
+    private final byte[] deleteOwnedScript = DELETE_OWNED_SCRIPT.getBytes(StandardCharsets.UTF_8);
 
     /**
      * @param models         the loaded model with a given id (states are decoded against it)
@@ -104,6 +118,11 @@ public final class RedisStateStore implements StateStore {
 
     @Override
     public Optional<StoredState> get(String id) {
+        return get(id, meta -> true);
+    }
+
+    @Override
+    public Optional<StoredState> get(String id, java.util.function.Predicate<StateMeta> visible) {
         for (int attempt = 0; attempt < 3; attempt++) {
             Optional<Meta> m = readMeta(id);
             if (m.isEmpty()) {
@@ -111,6 +130,7 @@ public final class RedisStateStore implements StateStore {
                 return Optional.empty();
             }
             StateMeta meta = m.get().meta();
+            if (!visible.test(meta)) return Optional.empty(); // another tenant's: do not move (or cache) its blob
             int crc = m.get().checksum();
             StateCache.Entry hit = cache.get(id, crc);
             if (hit != null) return Optional.of(new StoredState(meta, hit.state(), hit.lastLogits()));
@@ -152,7 +172,8 @@ public final class RedisStateStore implements StateStore {
         try {
             StateMeta meta = new StateMeta(h.get("id"), h.get("model"), h.get("kind"), Long.parseLong(h.get("tokens")),
                     Long.parseLong(h.get("total_tokens")), h.get("parent"), Long.parseLong(h.get("bytes")),
-                    Instant.parse(h.get("created_at")), h.containsKey("expires_at") ? Instant.parse(h.get("expires_at")) : null);
+                    Instant.parse(h.get("created_at")), h.containsKey("expires_at") ? Instant.parse(h.get("expires_at")) : null,
+                    h.get("tenant")); // absent in states written before tenants: 'default'
             if (!id.equals(meta.id()) || meta.model() == null) throw new IllegalStateException("bad id or model");
             if (meta.expired(clock.instant())) return Optional.empty(); // Redis expires it within the millisecond
             return Optional.of(new Meta(meta, Integer.parseUnsignedInt(h.get("crc"), 16)));
@@ -180,6 +201,7 @@ public final class RedisStateStore implements StateStore {
         fields.put("bytes", Long.toString(m.bytes()));
         fields.put("created_at", m.createdAt().toString());
         if (m.expiresAt() != null) fields.put("expires_at", m.expiresAt().toString());
+        fields.put("tenant", m.tenant());
         fields.put("crc", Integer.toHexString(crc));
         fields.put("format", Integer.toString(StateCodec.VERSION));
         fields.put("blob_bytes", Integer.toString(blob.length));
@@ -204,6 +226,14 @@ public final class RedisStateStore implements StateStore {
         cache.evict(id);
         Long n = redis(c -> c.keyCommands().del(metaKey(id), blobKey(id)));
         cache.evict(id);
+        return n != null && n > 0;
+    }
+
+    @Override
+    public boolean delete(String id, String tenant) {
+        Long n = redis(c -> c.scriptingCommands().eval(deleteOwnedScript, ReturnType.INTEGER, 2, blobKey(id), metaKey(id),
+                bytes(tenant)));
+        if (n != null && n > 0) cache.evict(id); // another tenant's state stays cached for its owner
         return n != null && n > 0;
     }
 

@@ -5,10 +5,13 @@ import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
 import io.engram.inference.DeviceScheduler;
 import io.engram.inference.Await;
+import io.engram.metrics.EngramMetrics;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelRegistry;
 import io.engram.model.ModelState;
+import io.engram.security.Tenant;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +23,10 @@ import org.springframework.stereotype.Service;
 /**
  * Priming, combining, reading and deleting memory states. Model work goes through the {@link DeviceScheduler};
  * validation happens first, so bad input never reaches the model or the store.
+ *
+ * <p>Every verb acts for a {@link Tenant}: ids are salted by it (when authentication is on) and a state is visible
+ * only to the tenant recorded in its metadata. Another tenant's state is answered exactly as a missing one
+ * ({@code 404 unknown-state}, same detail), so nothing tells a tenant whether someone else holds a document.
  */
 @Service
 public class StateService {
@@ -29,15 +36,18 @@ public class StateService {
     private final DeviceScheduler scheduler;
     private final EngramProperties props;
     private final Clock clock;
+    private final EngramMetrics metrics;
     /** Single flight: the prime/combine/import of an id that is being computed right now, by whoever started it. */
     private final ConcurrentHashMap<String, CompletableFuture<Result>> inflight = new ConcurrentHashMap<>();
 
-    public StateService(ModelRegistry models, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock) {
+    public StateService(ModelRegistry models, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock,
+                        EngramMetrics metrics) {
         this.models = models;
         this.store = store;
         this.scheduler = scheduler;
         this.props = props;
         this.clock = clock;
+        this.metrics = metrics;
     }
 
     /** Outcome of a prime or combine: the metadata, whether it was new, and the model time it took. */
@@ -49,9 +59,23 @@ public class StateService {
     /** The starting point of a generation: a private copy of the (combined) state and where it came from. */
     public record Start(String model, ModelState state, float[] lastLogits, String id, long tokens, double loadMs) {}
 
+    /**
+     * The model named {@code id} (null or blank: the default model). A model id is a folder name and nothing else:
+     * anything but {@code [A-Za-z0-9._-]} (or {@code .}/{@code ..}) is refused before any lookup.
+     */
     public LoadedModel model(String id) {
+        if (id != null && !id.isBlank() && !isModelId(id)) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "'model' must be a model id: a folder name of at most "
+                    + "128 letters, digits, '.', '_' or '-' (GET /v1/models lists them)");
+        }
         return models.find(id).orElseThrow(() -> new EngramException(ProblemType.UNKNOWN_MODEL,
                 "model '" + id + "' is not loaded; GET /v1/models lists the available ids"));
+    }
+
+    private static final java.util.regex.Pattern MODEL_ID = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,128}");
+
+    public static boolean isModelId(String id) {
+        return id != null && MODEL_ID.matcher(id).matches() && !id.equals(".") && !id.equals("..");
     }
 
     /** Turns exactly one of text/tokens into validated token ids for {@code model}. */
@@ -73,7 +97,11 @@ public class StateService {
         return ids;
     }
 
-    public Result prime(String modelId, String text, int[] tokenIds, String parent, Long ttlSeconds) {
+    /**
+     * Primes a document for {@code tenant}. The tokens it makes the model read count against the tenant key's
+     * tokens per minute, taken once validation has passed and only when the state is not stored already.
+     */
+    public Result prime(Tenant tenant, String modelId, String text, int[] tokenIds, String parent, Long ttlSeconds) {
         LoadedModel model = model(modelId);
         if (text == null && tokenIds == null) {
             throw new EngramException(ProblemType.INVALID_REQUEST, "give the document as 'text' or as 'tokens'");
@@ -87,21 +115,24 @@ public class StateService {
         long ttl = ttl(ttlSeconds);
         StoredState parentState = null;
         if (parent != null) {
-            parentState = load(parent);
+            parentState = load(tenant, parent);
             sameModel(model, parentState.meta());
         }
-        String id = StateIds.primed(model.fingerprint(), parent, tokens);
-        var existing = store.meta(id);
+        String id = StateIds.primed(tenant.salt(), model.fingerprint(), parent, tokens);
+        var existing = store.meta(id).filter(m -> tenant.owns(m.tenant()));
         if (existing.isPresent()) return new Result(existing.get(), false, 0);
+        tenant.tokens().take(tokens.length);
 
         final StoredState from = parentState;
         return once(id, () -> {
             ModelState start = from == null ? model.model().zeroState() : from.state().copy();
+            long t0 = System.nanoTime();
             var primed = Await.get(scheduler.prime(model.model(), model.id(), start, tokens, props.scheduler().requestTimeout()),
                     props.scheduler().requestTimeout());
+            metrics.primed(model.id(), tokens.length, Duration.ofNanos(System.nanoTime() - t0));
             ModelState state = primed.state();
             long total = tokens.length + (from == null ? 0 : from.meta().totalTokens());
-            StateMeta meta = meta(id, model, "primed", tokens.length, total, parent, state, ttl);
+            StateMeta meta = meta(tenant, id, model, "primed", tokens.length, total, parent, state, ttl);
             store.put(new StoredState(meta, state, primed.logits()));
             return new Result(meta, true, primed.deviceMs());
         });
@@ -135,9 +166,9 @@ public class StateService {
 
     // ------------------------------------------------------------------------------------------ blobs
 
-    /** The state in {@link StateCodec}'s binary format. */
-    public byte[] exportBlob(String id) {
-        StoredState s = load(id);
+    /** The state in {@link StateCodec}'s binary format (which never names the tenant). */
+    public byte[] exportBlob(Tenant tenant, String id) {
+        StoredState s = load(tenant, id);
         LoadedModel model = model(s.meta().model());
         return StateCodec.encode(model.fingerprint(), s.state(), s.lastLogits());
     }
@@ -153,10 +184,11 @@ public class StateService {
 
     /**
      * Imports a blob made by {@link #exportBlob} (here or on another server with the same model files). Everything
-     * is checked before a state is built; the id is the blob's SHA-256, so an upload can never pose as a primed
-     * document (whose id hashes the model fingerprint, parent and tokens).
+     * is checked before a state is built; the id is the blob's SHA-256 (salted by the importing tenant, who owns the
+     * state, when authentication is on), so an upload can never pose as a primed document (whose id hashes the model
+     * fingerprint, parent and tokens), and two tenants importing the same blob get two states.
      */
-    public Result importBlob(byte[] blob, Long ttlSeconds) {
+    public Result importBlob(Tenant tenant, byte[] blob, Long ttlSeconds) {
         long ttl = ttl(ttlSeconds);
         if (blob.length > maxBlobBytes()) {
             throw new EngramException(ProblemType.BLOB_TOO_LARGE, "the blob has " + blob.length
@@ -174,43 +206,45 @@ public class StateService {
             throw new EngramException(e.incompatible() ? ProblemType.INCOMPATIBLE_STATE_BLOB : ProblemType.INVALID_STATE_BLOB,
                     e.getMessage());
         }
-        String id = StateIds.ofBytes(blob);
-        var existing = store.meta(id);
+        String id = StateIds.imported(tenant.salt(), blob);
+        var existing = store.meta(id).filter(m -> tenant.owns(m.tenant()));
         if (existing.isPresent()) return new Result(existing.get(), false, 0);
         return once(id, () -> {
             long pos = d.state().position();
-            StateMeta meta = meta(id, model, "imported", pos, pos, null, d.state(), ttl);
+            StateMeta meta = meta(tenant, id, model, "imported", pos, pos, null, d.state(), ttl);
             store.put(new StoredState(meta, d.state(), d.lastLogits()));
             return new Result(meta, true, 0);
         });
     }
 
-    public StateMeta meta(String id) {
+    /** The metadata of {@code tenant}'s state {@code id}; another tenant's is {@code unknown-state}, as a missing one. */
+    public StateMeta meta(Tenant tenant, String id) {
         checkId(id);
-        return store.meta(id).orElseThrow(() -> unknown(id));
+        return store.meta(id).filter(m -> tenant.owns(m.tenant())).orElseThrow(() -> unknown(id));
     }
 
-    public StoredState load(String id) {
+    public StoredState load(Tenant tenant, String id) {
         checkId(id);
-        return store.get(id).orElseThrow(() -> unknown(id));
+        return store.get(id, m -> tenant.owns(m.tenant())).orElseThrow(() -> unknown(id));
     }
 
-    public void delete(String id) {
+    /** Deletes {@code tenant}'s state; another tenant's is left alone and answered as a missing one. */
+    public void delete(Tenant tenant, String id) {
         checkId(id);
-        if (!store.delete(id)) throw unknown(id);
+        if (!store.delete(id, tenant.name())) throw unknown(id);
     }
 
-    public Result combine(List<Ref> refs, Long ttlSeconds) {
+    public Result combine(Tenant tenant, List<Ref> refs, Long ttlSeconds) {
         if (refs == null || refs.isEmpty()) {
             throw new EngramException(ProblemType.INVALID_REQUEST, "'states' must list at least one {\"id\", \"weight\"}");
         }
         long ttl = ttl(ttlSeconds);
-        Start start = resolve(null, refs, false);
-        var existing = store.meta(start.id());
+        Start start = resolve(tenant, null, refs, false);
+        var existing = store.meta(start.id()).filter(m -> tenant.owns(m.tenant()));
         if (existing.isPresent()) return new Result(existing.get(), false, start.loadMs());
         LoadedModel model = model(start.model());
         return once(start.id(), () -> {
-            StateMeta meta = meta(start.id(), model, "combined", 0, start.tokens(), null, start.state(), ttl);
+            StateMeta meta = meta(tenant, start.id(), model, "combined", 0, start.tokens(), null, start.state(), ttl);
             store.put(new StoredState(meta, start.state(), start.lastLogits()));
             return new Result(meta, true, start.loadMs());
         });
@@ -221,11 +255,11 @@ public class StateService {
      * weighted mean of several (the same function as {@code POST /v1/states/combine}). The result is a private
      * copy that the caller may advance.
      */
-    public Start start(String modelId, List<Ref> refs) {
-        return resolve(modelId, refs, true);
+    public Start start(Tenant tenant, String modelId, List<Ref> refs) {
+        return resolve(tenant, modelId, refs, true);
     }
 
-    private Start resolve(String modelId, List<Ref> refs, boolean keepSingle) {
+    private Start resolve(Tenant tenant, String modelId, List<Ref> refs, boolean keepSingle) {
         long t0 = System.nanoTime();
         if (refs == null || refs.isEmpty()) {
             LoadedModel model = model(modelId);
@@ -238,7 +272,7 @@ public class StateService {
         }
         double[] w = normalisedWeights(refs);
         List<StoredState> loaded = new ArrayList<>();
-        for (Ref r : refs) loaded.add(load(r.id()));
+        for (Ref r : refs) loaded.add(load(tenant, r.id()));
         LoadedModel model = model(modelId == null ? loaded.get(0).meta().model() : modelId);
         for (StoredState s : loaded) sameModel(model, s.meta());
         long tokens = 0;
@@ -249,9 +283,11 @@ public class StateService {
         }
         List<ModelState> states = new ArrayList<>();
         for (StoredState s : loaded) states.add(s.state());
+        long tCombine = System.nanoTime();
         ModelState mean = model.model().combine(states, w);
         float[] logits = meanLogits(loaded, w);
-        String id = StateIds.combined(model.fingerprint(), ids(refs).toArray(String[]::new), w);
+        metrics.combined(model.id(), Duration.ofNanos(System.nanoTime() - tCombine));
+        String id = StateIds.combined(tenant.salt(), model.fingerprint(), ids(refs).toArray(String[]::new), w);
         return new Start(model.id(), mean, logits, id, tokens, ms(t0));
     }
 
@@ -301,9 +337,11 @@ public class StateService {
         return ttlSeconds;
     }
 
-    StateMeta meta(String id, LoadedModel model, String kind, long tokens, long total, String parent, ModelState s, long ttl) {
+    StateMeta meta(Tenant tenant, String id, LoadedModel model, String kind, long tokens, long total, String parent,
+                   ModelState s, long ttl) {
         Instant now = clock.instant();
-        return new StateMeta(id, model.id(), kind, tokens, total, parent, s.byteSize(), now, now.plusSeconds(ttl));
+        return new StateMeta(id, model.id(), kind, tokens, total, parent, s.byteSize(), now, now.plusSeconds(ttl),
+                tenant.name());
     }
 
     private static void sameModel(LoadedModel model, StateMeta meta) {
@@ -315,7 +353,8 @@ public class StateService {
 
     private static void checkId(String id) {
         if (!StateIds.isValid(id)) {
-            throw new EngramException(ProblemType.UNKNOWN_STATE, "'" + id + "' is not a state id (64 lowercase hex characters)");
+            throw new EngramException(ProblemType.UNKNOWN_STATE, "'" + (id != null && id.length() > 80 ? id.substring(0, 80) + "..." : id)
+                    + "' is not a state id (64 lowercase hex characters)");
         }
     }
 

@@ -13,6 +13,15 @@ public interface StateStore {
     /** The state, or empty when unknown or expired. */
     Optional<StoredState> get(String id);
 
+    /**
+     * The state if it exists and {@code visible} accepts its metadata (the caller's tenant owns it). A store that
+     * reads metadata first checks it before moving the tensors, so a state of another tenant costs what a missing
+     * one does.
+     */
+    default Optional<StoredState> get(String id, java.util.function.Predicate<StateMeta> visible) {
+        return get(id).filter(s -> visible.test(s.meta()));
+    }
+
     /** Metadata only (never moves the tensors). */
     Optional<StateMeta> meta(String id);
 
@@ -21,8 +30,26 @@ public interface StateStore {
     /** @return whether something was deleted */
     boolean delete(String id);
 
+    /**
+     * Deletes the state only if {@code tenant} owns it (states without a recorded tenant belong to {@code default}).
+     * Another tenant's state is left alone and reported as not deleted, exactly like a missing one. Stores do the
+     * check and the delete in one step where they can (Redis: one script), so both cases cost the same.
+     *
+     * @return whether something was deleted
+     */
+    default boolean delete(String id, String tenant) {
+        Optional<StateMeta> m = meta(id);
+        if (m.isPresent() && !m.get().tenant().equals(tenant)) return false;
+        return delete(id);
+    }
+
     /** {@code memory} or {@code redis}: a metrics tag. */
     String kind();
+
+    /** Bytes of state held now, or -1 when the store cannot tell cheaply (exported as a gauge). */
+    default long bytesStored() {
+        return -1;
+    }
 
     /**
      * Checks that the store can serve requests now (readiness).

@@ -86,6 +86,41 @@ class RedisStateStoreTest {
     }
 
     @Test
+    void theOwningTenantIsStoreMetadataAndAnotherTenantsReadNeverMovesTheBlob() {
+        StoredState p = primed(60_000);
+        StateMeta m = p.meta();
+        StoredState s = new StoredState(new StateMeta(m.id(), m.model(), m.kind(), m.tokens(), m.totalTokens(), m.parent(),
+                m.bytes(), m.createdAt(), m.expiresAt(), "alice"), p.state(), p.lastLogits());
+        a.put(s);
+        String id = m.id();
+        try (RedisConnection c = redis.getConnection()) {
+            assertEquals("alice", new String(c.hashCommands().hGet(a.metaKey(id), "tenant".getBytes()), StandardCharsets.UTF_8));
+            byte[] blob = c.stringCommands().get(a.blobKey(id));
+            assertFalse(new String(blob, StandardCharsets.ISO_8859_1).contains("alice"), "the blob never names the tenant");
+        }
+        assertEquals("alice", b.meta(id).orElseThrow().tenant());
+        long misses = b.cache().misses.get();
+        assertTrue(b.get(id, meta -> meta.tenant().equals("bob")).isEmpty());
+        assertEquals(0, b.cache().size(), "bob's read did not fetch (or cache) alice's blob");
+        assertEquals(misses, b.cache().misses.get());
+        assertSameState(s, b.get(id, meta -> meta.tenant().equals("alice")).orElseThrow());
+        // only the owner deletes (one script: check and delete together)
+        assertFalse(b.delete(id, "bob"));
+        assertTrue(a.get(id).isPresent());
+        assertSameState(s, b.get(id, meta -> meta.tenant().equals("alice")).orElseThrow());
+        // a state written before tenants existed (no 'tenant' field) belongs to 'default'
+        try (RedisConnection c = redis.getConnection()) {
+            c.hashCommands().hDel(a.metaKey(id), "tenant".getBytes());
+        }
+        assertEquals("default", b.meta(id).orElseThrow().tenant());
+        assertFalse(b.delete(id, "alice"));
+        assertTrue(b.delete(id, "default"));
+        assertTrue(a.meta(id).isEmpty());
+        assertTrue(b.get(id).isEmpty());
+        assertFalse(b.delete(id, "default"), "a missing state is not deleted");
+    }
+
+    @Test
     void storesTheCodecBlobAndASmallMetadataHashWithOneExpiry() {
         StoredState s = primed(60_000);
         a.put(s);

@@ -75,4 +75,34 @@ class StateIdsTest {
         assertFalse(StateIds.isValid("../" + "a".repeat(61)));
         assertFalse(StateIds.isValid(null));
     }
+
+    @Test
+    void tenantSaltedIdsArePinnedAndDifferPerTenant() {
+        // a null salt (authentication off) is exactly today's id
+        assertEquals(PINNED_PRIMED, StateIds.primed(null, FP, null, new int[] {1, 2, 3}));
+        assertEquals(StateIds.ofBytes("engram".getBytes()), StateIds.imported(null, "engram".getBytes()));
+        String alice = StateIds.primed("alice", FP, null, new int[] {1, 2, 3});
+        String aliceChained = StateIds.primed("alice", FP, alice, new int[] {4});
+        assertEquals(SALTED_ALICE, alice);
+        assertEquals("cc88539e07f037f6441fd03585ee6d92ccbb4c7435128f6a7dea9acd20634a18",
+                StateIds.primed("bob", FP, null, new int[] {1, 2, 3}));
+        assertEquals("0d71619c167c671d2c4efef484fea8412c924223323b293f5a3107010024dd4b", aliceChained);
+        assertEquals("273bb8964d7b7dfa57ab49f7e5df95e5aa0947fc0a6993ed62c1694ed06e7132",
+                StateIds.combined("alice", FP, new String[] {alice, aliceChained}, new double[] {0.25, 0.75}));
+        assertEquals("086f1236f6e775f425e39859d832fa2d6b3104378241ca1ddc6a91aec2bae688",
+                StateIds.imported("alice", "engram".getBytes()));
+        assertEquals("a4444fddbf3415e86dce7568835d3b6a66d10e31c2766bc6c16251f18fe44b4d",
+                StateIds.imported("bob", "engram".getBytes()));
+        // salted ids never meet unsalted ones or another tenant's
+        Set<String> ids = new HashSet<>();
+        for (String salt : new String[] {null, "alice", "bob", "default"}) {
+            ids.add(StateIds.primed(salt, FP, null, new int[] {1, 2, 3}));
+            ids.add(StateIds.combined(salt, FP, new String[] {PINNED_PRIMED}, new double[] {1}));
+            ids.add(StateIds.imported(salt, new byte[] {1, 2, 3}));
+        }
+        assertEquals(12, ids.size());
+    }
+
+    // computed independently (Python hashlib + struct) from the salted rule in StateIds' documentation
+    static final String SALTED_ALICE = "2a9d281388984656929f576ba56b59415921dfdb456a1a4c05148b88409709a1";
 }

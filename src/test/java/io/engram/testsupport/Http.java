@@ -13,11 +13,30 @@ public final class Http {
 
     public static final JsonMapper JSON = JsonMapper.builder().build();
 
-    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient client;
     private final int port;
+    private final String bearer;
 
     public Http(int port) {
+        this(port, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build(), null);
+    }
+
+    private Http(int port, HttpClient client, String bearer) {
         this.port = port;
+        this.client = client;
+        this.bearer = bearer;
+    }
+
+    /** The same client sending {@code Authorization: Bearer <key>} with every request (null: none). */
+    public Http withKey(String key) {
+        return new Http(port, client, key);
+    }
+
+    /** A request to {@code path} carrying this client's key. */
+    public HttpRequest.Builder request(String path) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path));
+        if (bearer != null) b.header("authorization", "Bearer " + bearer);
+        return b;
     }
 
     public record Response(int status, java.net.http.HttpHeaders headers, String body) {
@@ -31,15 +50,15 @@ public final class Http {
     }
 
     public Response get(String path) {
-        return send(HttpRequest.newBuilder(uri(path)).GET().build());
+        return send(request(path).GET().build());
     }
 
     public Response delete(String path) {
-        return send(HttpRequest.newBuilder(uri(path)).DELETE().build());
+        return send(request(path).DELETE().build());
     }
 
     public Response post(String path, String json) {
-        return send(HttpRequest.newBuilder(uri(path)).header("content-type", "application/json")
+        return send(request(path).header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json)).build());
     }
 
@@ -49,7 +68,7 @@ public final class Http {
 
     /** POSTs raw bytes (application/octet-stream). */
     public Response postBytes(String path, byte[] body) {
-        return send(HttpRequest.newBuilder(uri(path)).header("content-type", "application/octet-stream")
+        return send(request(path).header("content-type", "application/octet-stream")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
     }
 
@@ -57,7 +76,7 @@ public final class Http {
 
     public BytesResponse getBytes(String path) {
         try {
-            HttpResponse<byte[]> res = client.send(HttpRequest.newBuilder(uri(path)).GET().build(),
+            HttpResponse<byte[]> res = client.send(request(path).GET().build(),
                     HttpResponse.BodyHandlers.ofByteArray());
             return new BytesResponse(res.statusCode(), res.headers(), res.body());
         } catch (Exception e) {
@@ -73,7 +92,7 @@ public final class Http {
         return client;
     }
 
-    private Response send(HttpRequest r) {
+    public Response send(HttpRequest r) {
         try {
             HttpResponse<String> res = client.send(r, HttpResponse.BodyHandlers.ofString());
             return new Response(res.statusCode(), res.headers(), res.body());

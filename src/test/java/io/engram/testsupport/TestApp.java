@@ -43,6 +43,11 @@ public final class TestApp implements AutoCloseable {
         return http;
     }
 
+    /** A property of the running server (e.g. {@code local.management.port}). */
+    public String property(String name) {
+        return ctx.getEnvironment().getProperty(name);
+    }
+
     public <T> T bean(Class<T> type) {
         return ctx.getBean(type);
     }
