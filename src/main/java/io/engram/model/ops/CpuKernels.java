@@ -1,25 +1,29 @@
 package io.engram.model.ops;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
-
 /**
- * Host-memory kernels for single-token decode on the CPU. Decode is memory-bound (every weight is read once per
+ * Host-memory kernels for the CPU path. Single-token decode is memory-bound (every weight is read once per
  * token), and a plain Java Vector API loop streams weights about twice as fast as DJL's vector-matrix product
  * here, without a native call per operation. Uses {@code jdk.incubator.vector} when the JVM was started with
- * {@code --add-modules jdk.incubator.vector}, and scalar loops otherwise.
+ * {@code --add-modules jdk.incubator.vector}, and scalar loops otherwise. Products are split across the
+ * {@link CpuTeam}.
  */
 public final class CpuKernels {
 
     /** Whether the Vector API module is present in this JVM. */
     public static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
-    /** Work below this many multiply-adds is not split across threads. */
-    private static final int PARALLEL_THRESHOLD = 1 << 17;
-
-    private static final ForkJoinPool POOL = new ForkJoinPool(Math.max(1, Runtime.getRuntime().availableProcessors()));
+    /** Fewest matrix rows (of about a thousand columns) worth handing to another thread. */
+    private static final int ROW_GRAIN = 32;
 
     private CpuKernels() {}
+
+    /** One product {@code y[yo..yo+out) = W x[xo..xo+in)} of a batch run by {@link #matVecs}; W is {@code [out,in]}. */
+    public record MatVec(float[] w, int out, int in, float[] x, int xo, float[] y, int yo) {
+
+        public MatVec(float[] w, int out, int in, float[] x, float[] y) {
+            this(w, out, in, x, 0, y, 0);
+        }
+    }
 
     /** Dot product of {@code a[ao, ao+n)} and {@code b[bo, bo+n)}. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
@@ -31,40 +35,49 @@ public final class CpuKernels {
 
     /** {@code y[o] = sum_i W[o,i] x[i]} for {@code W [out,in]} row-major (an nn.Linear weight). */
     public static void matVec(float[] w, int out, int in, float[] x, float[] y) {
-        if ((long) out * in < PARALLEL_THRESHOLD) {
-            matVecRows(w, in, x, y, 0, out);
-        } else {
-            POOL.invoke(new Rows(w, in, x, y, 0, out));
-        }
+        matVecs(new MatVec(w, out, in, x, y));
     }
 
-    private static void matVecRows(float[] w, int in, float[] x, float[] y, int from, int to) {
-        for (int o = from; o < to; o++) y[o] = dot(w, o * in, x, 0, in);
-    }
-
-    private static final class Rows extends RecursiveAction {
-        private final float[] w, x, y;
-        private final int in, from, to;
-
-        Rows(float[] w, int in, float[] x, float[] y, int from, int to) {
-            this.w = w; this.in = in; this.x = x; this.y = y; this.from = from; this.to = to;
-        }
-
-        @Override
-        protected void compute() {
-            if ((long) (to - from) * in <= PARALLEL_THRESHOLD || to - from < 16) {
-                matVecRows(w, in, x, y, from, to);
-                return;
+    /**
+     * Several independent products in one parallel pass: the rows of all of them, taken in order, are split into
+     * one contiguous range per thread. Decode batches the products that share an input stage this way
+     * (r, k, v and the LoRA down-projections) so that the team is woken once instead of seven times.
+     */
+    public static void matVecs(MatVec... jobs) {
+        int total = 0;
+        for (MatVec j : jobs) total += j.out();
+        CpuTeam.forRange(total, ROW_GRAIN, (from, to) -> {
+            int base = 0;
+            for (MatVec j : jobs) {
+                int lo = Math.max(from, base), hi = Math.min(to, base + j.out());
+                if (lo < hi) matVecRows(j, lo - base, hi - base);
+                base += j.out();
             }
-            int mid = (from + to) >>> 1;
-            invokeAll(new Rows(w, in, x, y, from, mid), new Rows(w, in, x, y, mid, to));
+        });
+    }
+
+    private static void matVecRows(MatVec j, int from, int to) {
+        if (VECTOR_API) {
+            VectorOps.matVecRows(j.w(), j.in(), j.x(), j.xo(), j.y(), j.yo(), from, to);
+            return;
         }
+        for (int o = from; o < to; o++) j.y()[j.yo() + o] = dot(j.w(), o * j.in(), j.x(), j.xo(), j.in());
     }
 
     /** {@code y[o] = sum_i x[i] M[i,o]} for {@code M [in,out]} row-major (a LoRA matrix applied as x @ M). */
     public static void vecMat(float[] x, float[] m, int in, int out, float[] y) {
-        java.util.Arrays.fill(y, 0, out, 0f);
-        for (int i = 0; i < in; i++) axpy(x[i], m, i * out, y, 0, out);
+        vecMat(x, 0, m, in, out, y, 0);
+    }
+
+    /** {@link #vecMat(float[], float[], int, int, float[])} at offsets, with the output columns split across the team. */
+    public static void vecMat(float[] x, int xo, float[] m, int in, int out, float[] y, int yo) {
+        CpuTeam.forRange(out, 4 * ROW_GRAIN, (from, to) -> vecMatColumns(x, xo, m, in, out, y, yo, from, to));
+    }
+
+    /** Columns {@code [from, to)} of {@code x @ M}. */
+    public static void vecMatColumns(float[] x, int xo, float[] m, int in, int out, float[] y, int yo, int from, int to) {
+        java.util.Arrays.fill(y, yo + from, yo + to, 0f);
+        for (int i = 0; i < in; i++) axpy(x[xo + i], m, i * out + from, y, yo + from, to - from);
     }
 
     /** {@code y[yo..] += a * x[xo..]} over n elements. */
@@ -95,5 +108,32 @@ public final class CpuKernels {
 
     public static float sigmoid(float x) {
         return (float) (1.0 / (1.0 + Math.exp(-x)));
+    }
+
+    /** {@code x = 1 / (1 + e^-x)} over {@code x[o, o+n)}. */
+    public static void sigmoid(float[] x, int o, int n) {
+        if (VECTOR_API) {
+            VectorOps.sigmoid(x, o, n);
+            return;
+        }
+        for (int i = o; i < o + n; i++) x[i] = sigmoid(x[i]);
+    }
+
+    /** {@code x = tanh(x)} over {@code x[o, o+n)}. */
+    public static void tanh(float[] x, int o, int n) {
+        if (VECTOR_API) {
+            VectorOps.tanh(x, o, n);
+            return;
+        }
+        for (int i = o; i < o + n; i++) x[i] = (float) Math.tanh(x[i]);
+    }
+
+    /** {@code x = e^x} over {@code x[o, o+n)}. */
+    public static void exp(float[] x, int o, int n) {
+        if (VECTOR_API) {
+            VectorOps.exp(x, o, n);
+            return;
+        }
+        for (int i = o; i < o + n; i++) x[i] = (float) Math.exp(x[i]);
     }
 }

@@ -8,6 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorOps {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
 
     private VectorOps() {}
 
@@ -15,12 +16,11 @@ final class VectorOps {
         int i = 0;
         int bound = S.loopBound(n);
         FloatVector acc0 = FloatVector.zero(S), acc1 = FloatVector.zero(S);
-        int step = S.length();
-        for (; i + step < bound; i += 2 * step) {
+        for (; i + L < bound; i += 2 * L) {
             acc0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc0);
-            acc1 = FloatVector.fromArray(S, a, ao + i + step).fma(FloatVector.fromArray(S, b, bo + i + step), acc1);
+            acc1 = FloatVector.fromArray(S, a, ao + i + L).fma(FloatVector.fromArray(S, b, bo + i + L), acc1);
         }
-        for (; i < bound; i += step) {
+        for (; i < bound; i += L) {
             acc0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc0);
         }
         float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
@@ -28,13 +28,74 @@ final class VectorOps {
         return s;
     }
 
+    /**
+     * {@code y[yo+o] = W[o,:] . x[xo..]} for rows {@code [from, to)}, four rows per pass so that each load of x
+     * serves four weight streams (the weights are read exactly once, which is all decode can afford).
+     */
+    static void matVecRows(float[] w, int in, float[] x, int xo, float[] y, int yo, int from, int to) {
+        int bound = S.loopBound(in);
+        int o = from;
+        for (; o + 4 <= to; o += 4) {
+            int r0 = o * in, r1 = r0 + in, r2 = r1 + in, r3 = r2 + in;
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (; i < bound; i += L) {
+                FloatVector xv = FloatVector.fromArray(S, x, xo + i);
+                a0 = FloatVector.fromArray(S, w, r0 + i).fma(xv, a0);
+                a1 = FloatVector.fromArray(S, w, r1 + i).fma(xv, a1);
+                a2 = FloatVector.fromArray(S, w, r2 + i).fma(xv, a2);
+                a3 = FloatVector.fromArray(S, w, r3 + i).fma(xv, a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (; i < in; i++) {
+                float xi = x[xo + i];
+                s0 += w[r0 + i] * xi;
+                s1 += w[r1 + i] * xi;
+                s2 += w[r2 + i] * xi;
+                s3 += w[r3 + i] * xi;
+            }
+            y[yo + o] = s0;
+            y[yo + o + 1] = s1;
+            y[yo + o + 2] = s2;
+            y[yo + o + 3] = s3;
+        }
+        for (; o < to; o++) y[yo + o] = dot(w, o * in, x, xo, in);
+    }
+
     static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
         int i = 0;
         int bound = S.loopBound(n);
         FloatVector va = FloatVector.broadcast(S, a);
-        for (; i < bound; i += S.length()) {
+        for (; i < bound; i += L) {
             FloatVector.fromArray(S, x, xo + i).fma(va, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
         }
         for (; i < n; i++) y[yo + i] += a * x[xo + i];
+    }
+
+    static void exp(float[] x, int o, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(S, x, o + i).lanewise(VectorOperators.EXP).intoArray(x, o + i);
+        }
+        for (; i < n; i++) x[o + i] = (float) Math.exp(x[o + i]);
+    }
+
+    static void tanh(float[] x, int o, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(S, x, o + i).lanewise(VectorOperators.TANH).intoArray(x, o + i);
+        }
+        for (; i < n; i++) x[o + i] = (float) Math.tanh(x[o + i]);
+    }
+
+    static void sigmoid(float[] x, int o, int n) {
+        int i = 0;
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, o + i);
+            one.div(v.neg().lanewise(VectorOperators.EXP).add(one)).intoArray(x, o + i);
+        }
+        for (; i < n; i++) x[o + i] = (float) (1.0 / (1.0 + Math.exp(-x[o + i])));
     }
 }
