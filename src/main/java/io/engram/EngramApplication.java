@@ -8,7 +8,8 @@ import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 
 /**
  * Engram's one entry point. {@code java -jar engram.jar} serves the HTTP API;
- * {@code java -jar engram.jar bench ...} runs the benchmark (see docs/PERFORMANCE.md).
+ * {@code java -jar engram.jar bench ...} runs the benchmark and {@code bench-store ...} the state-store benchmark
+ * (see docs/PERFORMANCE.md).
  */
 @SpringBootApplication
 @ConfigurationPropertiesScan
@@ -18,6 +19,9 @@ public class EngramApplication {
         DjlConfig.forceOffline();
         if (args.length > 0 && args[0].equals("bench")) {
             System.exit(Benchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("bench-store")) {
+            System.exit(io.engram.bench.StoreBenchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
         SpringApplication.run(EngramApplication.class, args);
     }

@@ -9,10 +9,8 @@ import io.engram.config.EngramProperties;
 import io.engram.inference.GenerationService;
 import io.engram.inference.SampledToken;
 import io.engram.inference.SamplingParams;
-import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
@@ -66,56 +64,40 @@ public class GenerateController {
 
     /**
      * Streams tokens as Server-Sent Events ({@code event: token|done|error}, {@code data: <json>}) as they come;
-     * a client that goes away stops the generation within one step.
+     * a client that goes away or stops reading leaves the batch within one step.
      */
     private ResponseEntity<ResponseBodyEmitter> stream(GenerationService.Prepared prepared, boolean logprobs) {
-        ResponseBodyEmitter emitter = new ResponseBodyEmitter(props.scheduler().requestTimeout().toMillis() + 5_000);
-        AtomicBoolean gone = new AtomicBoolean();
-        emitter.onCompletion(() -> gone.set(true));
-        emitter.onTimeout(() -> gone.set(true));
-        emitter.onError(e -> gone.set(true));
+        SseStream out = new SseStream(props.scheduler().requestTimeout().toMillis() + 5_000, STREAM_BUFFER_EVENTS);
         GenerationService.Sink sink = new GenerationService.Sink() {
             @Override
             public void token(String text, SampledToken t) {
-                send("token", new TokenEvent(text, t.token(), logprobs ? t.logprob() : null, logprobs ? t.top() : null));
+                out.offer(sse("token", new TokenEvent(text, t.token(), logprobs ? t.logprob() : null, logprobs ? t.top() : null)));
             }
 
             @Override
             public void tail(String text) {
-                send("token", new TokenEvent(text, null, null, null));
+                out.offer(sse("token", new TokenEvent(text, null, null, null)));
             }
 
             @Override
             public boolean cancelled() {
-                return gone.get();
-            }
-
-            private void send(String event, Object data) {
-                if (gone.get()) return;
-                try {
-                    emitter.send(sse(event, data), MediaType.TEXT_PLAIN);
-                } catch (IOException | IllegalStateException e) {
-                    gone.set(true);
-                }
+                return out.gone();
             }
         };
         CompletableFuture<GenerationService.Result> f = generation.submit(prepared, sink);
         f.whenComplete((res, err) -> {
-            if (gone.get()) return;
-            try {
-                if (err != null) {
-                    emitter.send(sse("error", ProblemHandler.problemOf(err)), MediaType.TEXT_PLAIN);
-                } else {
-                    emitter.send(sse("done", new DoneEvent(res.finishReason(), res.stateId(), res.usage(), res.timings())),
-                            MediaType.TEXT_PLAIN);
-                }
-                emitter.complete();
-            } catch (IOException | IllegalStateException e) {
-                emitter.completeWithError(e);
+            if (err != null) {
+                out.offer(sse("error", ProblemHandler.problemOf(err)));
+            } else {
+                out.offer(sse("done", new DoneEvent(res.finishReason(), res.stateId(), res.usage(), res.timings())));
             }
+            out.close();
         });
-        return ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM).body(emitter);
+        return out.response();
     }
+
+    /** Events buffered for a client that reads slowly, before it is dropped. */
+    static final int STREAM_BUFFER_EVENTS = 4096;
 
     private String sse(String event, Object data) {
         return "event: " + event + "\ndata: " + json.writeValueAsString(data) + "\n\n";

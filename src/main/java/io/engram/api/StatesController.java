@@ -8,19 +8,26 @@ import io.engram.api.Dtos.StateRef;
 import io.engram.api.Dtos.StateView;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.state.StateIds;
 import io.engram.state.StateService;
+import jakarta.servlet.http.HttpServletRequest;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 
-/** Memory states: prime, batch prime, metadata, delete, combine. */
+/** Memory states: prime, batch prime, metadata, delete, combine, blob export and import. */
 @RestController
 public class StatesController {
 
@@ -68,6 +75,48 @@ public class StatesController {
     @PostMapping("/v1/states/combine")
     public ResponseEntity<StateView> combine(@RequestBody CombineRequest r) {
         return created(states.combine(refs(r.states()), r.ttlSeconds()));
+    }
+
+    /**
+     * The state in Engram's binary format (docs/STATE_FORMAT.md). The ETag is the blob's SHA-256: the id the state
+     * gets when this blob is imported.
+     */
+    @GetMapping("/v1/states/{id}/blob")
+    public ResponseEntity<byte[]> blob(@PathVariable String id) {
+        byte[] blob = states.exportBlob(id);
+        return ResponseEntity.ok()
+                .contentType(MediaType.APPLICATION_OCTET_STREAM)
+                .eTag("\"" + StateIds.ofBytes(blob) + "\"")
+                .header(HttpHeaders.CONTENT_DISPOSITION, "attachment; filename=\"" + id + ".engram\"")
+                .body(blob);
+    }
+
+    /**
+     * Imports a blob (any content type; {@code application/octet-stream} is usual). 201 with the metadata, or 200
+     * when a state with this blob's id already exists. The body is read up to the largest blob a loaded model can
+     * produce, so an oversized upload is refused before it is buffered.
+     */
+    @PostMapping("/v1/states/import")
+    public ResponseEntity<StateView> importBlob(HttpServletRequest req,
+                                                @RequestParam(name = "ttl_seconds", required = false) Long ttlSeconds)
+            throws IOException {
+        long max = states.maxBlobBytes();
+        long declared = req.getContentLengthLong();
+        if (declared > max) throw tooLarge(declared, max);
+        byte[] body;
+        try (InputStream in = req.getInputStream()) {
+            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 16, max + 1));
+        }
+        if (body.length > max) throw tooLarge(body.length, max);
+        if (body.length == 0) {
+            throw new EngramException(ProblemType.INVALID_STATE_BLOB, "the body is empty: send the bytes of GET /v1/states/{id}/blob");
+        }
+        return created(states.importBlob(body, ttlSeconds));
+    }
+
+    private static EngramException tooLarge(long n, long max) {
+        return new EngramException(ProblemType.BLOB_TOO_LARGE, "the blob has " + (n > max ? "more than " + max : n)
+                + " bytes; no loaded model's state needs more than " + max);
     }
 
     static List<StateService.Ref> refs(List<StateRef> in) {

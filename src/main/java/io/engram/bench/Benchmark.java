@@ -35,6 +35,9 @@ public final class Benchmark {
         Path modelDir = null;
         int runs = 5, primeTokens = 1024, decodeTokens = 64;
         boolean http = true;
+        boolean load = false;
+        int loadTokens = 128, primeForLoad = 32768;
+        int[] loadStreams = {1, 4, 16, 64};
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--model" -> modelDir = Path.of(args[++i]);
@@ -43,6 +46,10 @@ public final class Benchmark {
                 case "--prime-tokens" -> primeTokens = Integer.parseInt(args[++i]);
                 case "--decode-tokens" -> decodeTokens = Integer.parseInt(args[++i]);
                 case "--no-http" -> http = false;
+                case "--load" -> load = true;
+                case "--load-streams" -> loadStreams = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--load-tokens" -> loadTokens = Integer.parseInt(args[++i]);
+                case "--load-prime-tokens" -> primeForLoad = Integer.parseInt(args[++i]);
                 default -> {
                     System.err.println("unknown option " + args[i] + "\nusage: bench [--model DIR | --random-0.1b] "
                             + "[--runs N] [--prime-tokens N] [--decode-tokens N] [--no-http]");
@@ -86,6 +93,8 @@ public final class Benchmark {
 
         Double httpMs = null;
         if (http) httpMs = httpRoundTrip(modelDir.getParent(), runs, rnd);
+        List<LoadBenchmark.Result> loadResults = new ArrayList<>();
+        if (load) loadResults = loadTest(modelDir.getParent(), loadStreams, loadTokens, primeForLoad);
 
         System.out.println();
         System.out.println("| metric | median of " + runs + " |");
@@ -93,6 +102,10 @@ public final class Benchmark {
         System.out.printf("| priming a %d-token document | %.0f tok/s |%n", primeTokens, median(prime));
         System.out.printf("| single-stream decode | %.1f tok/s (%.1f ms/token) |%n", median(decode), 1000 / median(decode));
         if (httpMs != null) System.out.printf("| POST /v1/states + POST /v1/generate (32 tokens), HTTP | %.0f ms |%n", httpMs);
+        if (!loadResults.isEmpty()) {
+            System.out.println();
+            LoadBenchmark.print(loadResults);
+        }
         if (tmp != null) deleteTree(tmp);
         return 0;
     }
@@ -116,6 +129,29 @@ public final class Benchmark {
                 if (r > 0) ms.add((System.nanoTime() - t0) / 1e6);
             }
             return median(ms);
+        } finally {
+            ctx.close();
+        }
+    }
+
+    /** Concurrent streams at each level, without and then with a concurrent long prime. */
+    private static List<LoadBenchmark.Result> loadTest(Path modelsDir, int[] levels, int tokens, int primeTokens) throws Exception {
+        ConfigurableApplicationContext ctx = SpringApplication.run(EngramApplication.class,
+                "--engram.models-dir=" + modelsDir, "--server.port=0", "--engram.demo.enabled=false",
+                "--logging.level.root=WARN", "--engram.limits.max-document-tokens=" + Math.max(primeTokens, 1000000));
+        try {
+            LoadBenchmark lb = new LoadBenchmark(Integer.parseInt(ctx.getEnvironment().getProperty("local.server.port")));
+            lb.run(2, 16, null); // warm-up
+            List<LoadBenchmark.Result> out = new ArrayList<>();
+            for (int n : levels) {
+                out.add(lb.run(n, tokens, null));
+                System.out.println("load: " + out.get(out.size() - 1));
+            }
+            for (int n : levels) {
+                out.add(lb.run(n, tokens, primeTokens));
+                System.out.println("load: " + out.get(out.size() - 1));
+            }
+            return out;
         } finally {
             ctx.close();
         }

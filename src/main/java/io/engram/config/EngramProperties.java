@@ -31,6 +31,7 @@ public record EngramProperties(
         @Valid @NotNull @DefaultValue Limits limits,
         @Valid @NotNull @DefaultValue Scheduler scheduler,
         @Valid @NotNull @DefaultValue Memory memory,
+        @Valid @NotNull @DefaultValue Redis redis,
         @Valid @NotNull @DefaultValue Demo demo) {
 
     /** Request limits: each is answered with a problem-details 4xx naming the limit. */
@@ -44,6 +45,8 @@ public record EngramProperties(
     public record Scheduler(
             /** Requests waiting beyond this are refused with 429 and Retry-After. */
             @Min(1) @DefaultValue("256") int maxQueued,
+            /** Sequences advanced together; more wait in the queue. */
+            @Min(1) @DefaultValue("64") int maxRunning,
             @NotNull @DefaultValue("5m") Duration requestTimeout,
             /** Tokens per batched chunk when reading documents and prompts. */
             @Min(1) @Max(65536) @DefaultValue("256") int chunkTokens,
@@ -53,6 +56,18 @@ public record EngramProperties(
 
     /** The embedded in-memory state store. */
     public record Memory(@Min(1) @DefaultValue("1073741824") long maxBytes) {}
+
+    /**
+     * The Redis state store ({@code engram.store=redis}); the connection itself is Spring's
+     * {@code spring.data.redis.*} (url, host, port, password, ssl, timeout).
+     */
+    public record Redis(
+            /** Prefix of every key Engram writes, so several deployments (or tests) can share one Redis. */
+            @NotNull @DefaultValue("engram:") String keyPrefix,
+            /** Bytes of decoded states kept in this process in front of Redis (read-through cache); 0 disables it. */
+            @Min(0) @DefaultValue("268435456") long cacheMaxBytes,
+            /** The Retry-After (seconds) sent with 503 store-unavailable. */
+            @Min(1) @DefaultValue("2") long retryAfterSeconds) {}
 
     /** The random-weight demo model written into {@code models/demo} when the models folder is empty. */
     public record Demo(@DefaultValue("true") boolean enabled) {}

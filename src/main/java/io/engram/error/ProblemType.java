@@ -17,9 +17,14 @@ public enum ProblemType {
     LIMIT_EXCEEDED("limit-exceeded", 400, "A request limit was exceeded"),
     OVERLOADED("overloaded", 429, "The server is busy"),
     TIMEOUT("timeout", 503, "The request timed out"),
+    UNAVAILABLE("unavailable", 503, "The service is unavailable"),
     NOT_FOUND("not-found", 404, "No such endpoint"),
     METHOD_NOT_ALLOWED("method-not-allowed", 405, "Method not allowed"),
     UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", 415, "Unsupported media type"),
+    INVALID_STATE_BLOB("invalid-state-blob", 400, "The state blob is malformed"),
+    INCOMPATIBLE_STATE_BLOB("incompatible-state-blob", 422, "The state blob does not fit a loaded model"),
+    BLOB_TOO_LARGE("blob-too-large", 413, "The state blob is too large"),
+    STORE_UNAVAILABLE("store-unavailable", 503, "The state store is unavailable"),
     INTERNAL("internal", 500, "Internal error");
 
     public static final String BASE = "https://engram.dev/problems/";

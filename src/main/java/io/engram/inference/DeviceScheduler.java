@@ -3,72 +3,254 @@ package io.engram.inference;
 import io.engram.config.EngramProperties;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.model.LanguageModel;
+import io.engram.model.ModelState;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.stereotype.Component;
 
 /**
- * The one owner of the device: every model call runs on its single platform thread, in arrival order (a DJL
- * model is not thread-safe, and native calls pin virtual threads). The queue is bounded: past
- * {@code engram.scheduler.max-queued} waiting requests, new ones are refused with 429 and Retry-After.
+ * The one owner of the device: a loop on a dedicated platform thread (native calls pin virtual threads, and a
+ * DJL model is not thread-safe) that advances every admitted sequence together.
+ *
+ * <p>Each iteration (continuous batching, in the manner of Orca and vLLM):
+ * <ol>
+ *   <li>admits waiting sequences, first come first served, up to {@code max-running};</li>
+ *   <li>drops sequences whose client went away or whose deadline passed;</li>
+ *   <li>reads input for sequences still reading (chunked prefill): short prompts whole, then one chunk of the
+ *       oldest long input. While others decode, the budget is sized to take about as long as a decode step,
+ *       which keeps every stream's time between tokens bounded while a long document is primed;</li>
+ *   <li>samples one token for every decoding sequence and reads them all in one batched step.</li>
+ * </ol>
+ * Waiting requests beyond {@code max-queued} are refused with 429 and Retry-After.
  */
 @Component
 public class DeviceScheduler implements DisposableBean {
 
-    private final ThreadPoolExecutor executor;
-    private final AtomicInteger running = new AtomicInteger();
+    private static final Logger log = LoggerFactory.getLogger(DeviceScheduler.class);
+
+    private final BlockingQueue<Sequence> waiting;
+    private final List<Sequence> active = new ArrayList<>();
+    private final int maxRunning;
+    private final int chunkTokens;
+    private final Thread thread;
+    private volatile boolean stopping;
+    private volatile int running;
+    /** Moving averages used to size prefill chunks: ms per prefill token, ms per decode step. */
+    private double prefillMsPerToken = 1, decodeStepMs = 0;
 
     public DeviceScheduler(EngramProperties props) {
-        AtomicInteger n = new AtomicInteger();
-        executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(props.scheduler().maxQueued()),
-                r -> {
-                    Thread t = new Thread(r, "engram-device-" + n.getAndIncrement());
-                    t.setDaemon(true);
-                    return t;
-                });
+        this.waiting = new ArrayBlockingQueue<>(props.scheduler().maxQueued());
+        this.maxRunning = props.scheduler().maxRunning();
+        this.chunkTokens = props.scheduler().chunkTokens();
+        this.thread = new Thread(this::loop, "engram-device-0");
+        this.thread.setDaemon(true);
+        this.thread.start();
     }
 
-    /** Queues {@code work} for the device thread. */
-    public <T> CompletableFuture<T> submit(Callable<T> work) {
-        CompletableFuture<T> f = new CompletableFuture<>();
-        try {
-            executor.execute(() -> {
-                if (f.isCancelled()) return;
-                running.incrementAndGet();
-                try {
-                    f.complete(work.call());
-                } catch (Throwable e) {
-                    f.completeExceptionally(e);
-                } finally {
-                    running.decrementAndGet();
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            throw new EngramException(ProblemType.OVERLOADED,
-                    "the request queue is full (" + executor.getQueue().size() + " waiting); retry shortly", 1L);
+    /** Queues a sequence; throws a 429 problem when the queue is full. */
+    void submit(Sequence s) {
+        if (stopping) throw new EngramException(ProblemType.UNAVAILABLE, "the server is shutting down; retry on another replica", 1L);
+        if (!waiting.offer(s)) {
+            throw new EngramException(ProblemType.OVERLOADED, "the request queue is full (" + waiting.size()
+                    + " waiting); retry shortly", 1L);
         }
-        return f;
     }
 
-    /** Requests being executed now. */
+    /** Reads {@code tokens} into {@code state} (which the caller hands over) and returns it with its logits. */
+    public java.util.concurrent.CompletableFuture<PrimeSequence.Primed> prime(LanguageModel model, String modelId,
+                                                                              ModelState state, int[] tokens, java.time.Duration timeout) {
+        PrimeSequence s = new PrimeSequence(model, modelId, state, tokens, timeout.toNanos());
+        submit(s);
+        return s.future;
+    }
+
+    /** Sequences admitted to the batch (reading or decoding). */
     public int running() {
-        return running.get();
+        return running;
     }
 
-    /** Requests queued behind them. */
+    /** Sequences queued behind them. */
     public int waiting() {
-        return executor.getQueue().size();
+        return waiting.size();
+    }
+
+    private void loop() {
+        while (!stopping) {
+            try {
+                if (active.isEmpty()) {
+                    Sequence s = waiting.poll(200, TimeUnit.MILLISECONDS);
+                    if (s == null) continue;
+                    admit(s);
+                }
+                iteration();
+            } catch (InterruptedException e) {
+                break;
+            } catch (Throwable t) {
+                // A failure of one step must not kill the device thread: fail what was running.
+                log.error("device step failed", t);
+                for (Sequence s : active) s.fail(t);
+                active.clear();
+            }
+            running = active.size();
+        }
+        for (Sequence s : active) s.abort("shutdown");
+        for (Sequence s; (s = waiting.poll()) != null; ) s.abort("shutdown");
+    }
+
+    private void admit(Sequence s) {
+        s.admittedNanos = System.nanoTime();
+        active.add(s);
+    }
+
+    private void iteration() {
+        for (Sequence s; active.size() < maxRunning && (s = waiting.poll()) != null; ) admit(s);
+        running = active.size();
+        long now = System.nanoTime();
+        active.removeIf(s -> {
+            if (s.cancelled()) {
+                s.abort("cancelled");
+                return true;
+            }
+            if (now > s.deadlineNanos) {
+                s.fail(new EngramException(ProblemType.TIMEOUT, "the request exceeded engram.scheduler.request-timeout", 5L));
+                return true;
+            }
+            return false;
+        });
+        prefill();
+        decodeStep();
+    }
+
+    /** Prompts at most this long are read whole in one iteration, ahead of a long document's next chunk. */
+    private static final int SHORT_PREFILL = 64;
+    /**
+     * Inputs with at most this many tokens left join the batched decode step, one token per step, instead of a
+     * prefill chunk of their own: in a memory-bound step the extra rows are nearly free.
+     */
+    static final int STEP_PREFILL = 8;
+
+    /**
+     * Reads input for sequences still reading, within a token budget: short prompts first (whole, first come first
+     * served), so a new stream is not stuck behind a long document, then the oldest long input gets the rest of the
+     * budget (always at least a few tokens, so it keeps moving).
+     */
+    private void prefill() {
+        boolean othersDecode = false;
+        List<Sequence> reading = new ArrayList<>();
+        for (Sequence a : active) {
+            if (a.prefilled()) othersDecode = true;
+            else if (a.remaining() > STEP_PREFILL) reading.add(a);
+        }
+        if (reading.isEmpty()) return;
+        int budget = chunkTokens;
+        if (othersDecode && decodeStepMs > 0) {
+            // about one decode step's worth of prefill, so streams keep their pace
+            budget = (int) Math.max(8, Math.min(chunkTokens, 1.5 * decodeStepMs / prefillMsPerToken));
+        }
+        for (Sequence s : reading) {
+            if (s.remaining() <= SHORT_PREFILL && (budget >= s.remaining() || s == reading.get(0))) {
+                budget -= read(s, s.remaining());
+            }
+        }
+        for (Sequence s : reading) {
+            if (!s.prefilled()) {
+                read(s, Math.min(s.remaining(), Math.max(8, budget)));
+                return;
+            }
+        }
+    }
+
+    /** Reads the next n input tokens of s; returns n. */
+    private int read(Sequence s, int n) {
+        boolean last = n == s.remaining();
+        long t0 = System.nanoTime();
+        try {
+            float[] logits = s.model.forward(s.state, Arrays.copyOfRange(s.input, s.read, s.read + n), last && s.needsLogits());
+            s.read += n;
+            if (last) {
+                if (logits != null) s.logits = logits;
+                if (!s.prefillDone()) active.remove(s);
+            }
+        } catch (RuntimeException e) {
+            active.remove(s);
+            s.fail(e);
+        }
+        double ms = (System.nanoTime() - t0) / 1e6;
+        if (n >= 8) prefillMsPerToken = 0.8 * prefillMsPerToken + 0.2 * (ms / n);
+        return n;
+    }
+
+    private void decodeStep() {
+        Map<LanguageModel, List<Sequence>> byModel = new IdentityHashMap<>();
+        for (Sequence s : new ArrayList<>(active)) {
+            int token;
+            if (!s.prefilled()) {
+                if (s.remaining() > STEP_PREFILL) continue;
+                token = s.input[s.read];                      // still reading: its next input token rides along
+            } else {
+                try {
+                    token = s.next();
+                } catch (RuntimeException e) {
+                    active.remove(s);
+                    s.fail(e);
+                    continue;
+                }
+                if (token < 0) {
+                    active.remove(s);
+                    continue;
+                }
+            }
+            s.pendingToken = token;
+            byModel.computeIfAbsent(s.model, m -> new ArrayList<>()).add(s);
+        }
+        if (byModel.isEmpty()) return;
+        long t0 = System.nanoTime();
+        for (Map.Entry<LanguageModel, List<Sequence>> e : byModel.entrySet()) {
+            List<Sequence> batch = e.getValue();
+            List<ModelState> states = new ArrayList<>(batch.size());
+            int[] tokens = new int[batch.size()];
+            for (int i = 0; i < tokens.length; i++) {
+                states.add(batch.get(i).state);
+                tokens[i] = batch.get(i).pendingToken;
+            }
+            float[][] logits;
+            try {
+                logits = e.getKey().step(states, tokens);
+            } catch (RuntimeException ex) {
+                for (Sequence s : batch) {
+                    active.remove(s);
+                    s.fail(ex);
+                }
+                continue;
+            }
+            for (int i = 0; i < tokens.length; i++) {
+                Sequence s = batch.get(i);
+                s.logits = logits[i];
+                if (!s.prefilled()) {
+                    s.read++;
+                    if (s.prefilled() && !s.prefillDone()) active.remove(s);
+                } else if (!s.fed()) {
+                    active.remove(s);
+                }
+            }
+        }
+        double ms = (System.nanoTime() - t0) / 1e6;
+        decodeStepMs = decodeStepMs == 0 ? ms : 0.8 * decodeStepMs + 0.2 * ms;
     }
 
     @Override
-    public void destroy() {
-        executor.shutdownNow();
+    public void destroy() throws InterruptedException {
+        stopping = true;
+        thread.join(10_000);
     }
 }

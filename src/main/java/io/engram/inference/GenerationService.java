@@ -10,10 +10,8 @@ import io.engram.state.StateMeta;
 import io.engram.state.StateService;
 import io.engram.state.StateStore;
 import io.engram.state.StoredState;
-import io.engram.tokenizer.StreamingDecoder;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -26,6 +24,13 @@ import org.springframework.stereotype.Service;
  */
 @Service
 public class GenerationService {
+
+    /** Post-processing of finished generations (storing saved states), never on the device thread. */
+    private static final java.util.concurrent.Executor AFTER_DEVICE = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "engram-after-device");
+        t.setDaemon(true);
+        return t;
+    });
 
     private final StateService states;
     private final StateStore store;
@@ -87,9 +92,11 @@ public class GenerationService {
         StateService.Start start = states.start(r.model(), r.states());
         LoadedModel model = states.model(start.model());
         int[] prompt = states.tokens(model, r.prompt(), r.promptTokens(), "prompt", true);
-        if (prompt.length > props.limits().maxDocumentTokens()) {
-            throw new EngramException(ProblemType.DOCUMENT_TOO_LONG, "the prompt has " + prompt.length
-                    + " tokens; the limit is " + props.limits().maxDocumentTokens() + " (engram.limits.max-document-tokens)");
+        long total = start.tokens() + prompt.length;
+        if (total > props.limits().maxDocumentTokens()) {
+            throw new EngramException(ProblemType.DOCUMENT_TOO_LONG, "the states hold " + start.tokens()
+                    + " tokens and the prompt adds " + prompt.length + "; the total limit is "
+                    + props.limits().maxDocumentTokens() + " (engram.limits.max-document-tokens)");
         }
         if (prompt.length == 0 && start.lastLogits() == null) {
             throw new EngramException(ProblemType.INVALID_REQUEST, start.id() == null
@@ -100,84 +107,33 @@ public class GenerationService {
         return new Prepared(model, start, prompt, maxTokens, sampling, stop, r.wantLogprobs(), r.saveState(), t0);
     }
 
-    /** Queues the generation on the device. Cancelling the future stops it within one step. */
+    /**
+     * Queues the generation on the device. Cancelling the returned future, or a sink that reports
+     * {@code cancelled()}, takes the sequence out of the batch before its next step.
+     */
     public CompletableFuture<Result> submit(Prepared p, Sink sink) {
-        CompletableFuture<Result>[] self = new CompletableFuture[1];
-        CompletableFuture<Result> f = scheduler.submit(() -> run(p, sink, () -> self[0] != null && self[0].isCancelled()));
-        self[0] = f;
-        return f;
+        GenerationSequence seq = new GenerationSequence(p, sink, props.scheduler().requestTimeout().toNanos());
+        scheduler.submit(seq);
+        CompletableFuture<Result> result = seq.future.thenApplyAsync(this::finish, AFTER_DEVICE);
+        result.whenComplete((r, e) -> {
+            if (result.isCancelled()) seq.cancel();
+        });
+        return result;
     }
 
     public Result generate(Request r, Sink sink) {
         return Await.get(submit(prepare(r), sink), props.scheduler().requestTimeout());
     }
 
-    private Result run(Prepared p, Sink sink, java.util.function.BooleanSupplier futureCancelled) {
-        long tRun = System.nanoTime();
-        long deadline = p.createdNanos() + props.scheduler().requestTimeout().toNanos();
-        double queueMs = (tRun - p.createdNanos()) / 1e6 - p.start().loadMs();
-        ModelState state = p.start().state();
-        var net = p.model().model();
-        float[] logits = p.prompt().length > 0 ? net.forward(state, p.prompt(), true) : p.start().lastLogits().clone();
-        long tPrompt = System.nanoTime();
-
-        Sampler sampler = new Sampler(p.sampling());
-        StreamingDecoder decoder = p.model().tokenizer().newStreamingDecoder();
-        StopMatcher stop = new StopMatcher(p.stop());
-        List<Integer> tokens = new ArrayList<>();
-        List<SampledToken> logprobs = p.wantLogprobs() ? new ArrayList<>() : null;
-        StringBuilder text = new StringBuilder();
-        String finish = "length";
-        long tFirst = 0;
-        boolean lastFed = true;
-        for (int i = 0; i < p.maxTokens(); i++) {
-            if (sink.cancelled() || futureCancelled.getAsBoolean()) {
-                finish = "cancelled";
-                break;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new EngramException(ProblemType.TIMEOUT, "generation exceeded engram.scheduler.request-timeout", 5L);
-            }
-            SampledToken t = sampler.sample(logits);
-            sampler.accept(t.token());
-            tokens.add(t.token());
-            lastFed = false;
-            if (logprobs != null) logprobs.add(t);
-            String piece = stop.push(decoder.push(t.token()));
-            if (i == 0) tFirst = System.nanoTime();
-            text.append(piece);
-            sink.token(piece, t);
-            if (stop.stopped()) {
-                finish = "stop";
-                break;
-            }
-            if (i + 1 < p.maxTokens()) {
-                logits = net.forward(state, new int[] {t.token()}, true);
-                lastFed = true;
-            }
-        }
-        if (!stop.stopped()) {
-            String tail = stop.push(decoder.flush()) + stop.flush();
-            if (!tail.isEmpty()) {
-                text.append(tail);
-                sink.tail(tail);
-            }
-        }
-        int[] generated = tokens.stream().mapToInt(Integer::intValue).toArray();
-        long tEnd = System.nanoTime();
-
+    /** Off the device thread: store a saved state, and shape the result. */
+    private Result finish(GenerationSequence.Outcome o) {
+        Prepared p = o.prepared();
         String stateId = null;
-        if (p.saveState()) {
-            float[] last = logits;
-            if (!lastFed && generated.length > 0) last = net.forward(state, new int[] {generated[generated.length - 1]}, true);
-            stateId = save(p, state, generated, last);
-        }
-        double decodeS = (tEnd - tFirst) / 1e9;
-        double tps = generated.length > 1 && decodeS > 0 ? (generated.length - 1) / decodeS : 0;
-        Timings timings = new Timings(round(queueMs), round(p.start().loadMs()), round((tPrompt - tRun) / 1e6),
-                round(tFirst == 0 ? 0 : (tFirst - p.createdNanos()) / 1e6), round(tps));
-        Usage usage = new Usage(p.start().tokens(), p.prompt().length, generated.length);
-        return new Result(p.model().id(), text.toString(), generated, finish, logprobs, stateId, usage, timings);
+        if (p.saveState() && o.lastLogits() != null) stateId = save(p, p.start().state(), o.tokens(), o.lastLogits());
+        Timings timings = new Timings(round(o.queueMs()), round(p.start().loadMs()), round(o.promptMs()),
+                round(o.ttftMs()), round(o.decodeTokensPerS()));
+        Usage usage = new Usage(p.start().tokens(), p.prompt().length, o.tokens().length);
+        return new Result(p.model().id(), o.text(), o.tokens(), o.finishReason(), o.logprobs(), stateId, usage, timings);
     }
 
     private String save(Prepared p, ModelState state, int[] generated, float[] lastLogits) {

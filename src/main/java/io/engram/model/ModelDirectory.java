@@ -34,7 +34,8 @@ public final class ModelDirectory {
     private ModelDirectory() {}
 
     /** Parsed {@code config.json}: architecture, tokenizer and every other key as given. */
-    public record ModelConfig(String architecture, String tokenizer, String description, Map<String, Object> raw) {
+    public record ModelConfig(String architecture, String tokenizer, String description, ChatTemplate chatTemplate,
+                              Map<String, Object> raw) {
 
         @SuppressWarnings("unchecked")
         static ModelConfig read(Path file) {
@@ -54,7 +55,13 @@ public final class ModelDirectory {
             }
             Object tok = m.getOrDefault("tokenizer", "rwkv-world");
             Object desc = m.getOrDefault("description", "");
-            return new ModelConfig(a, String.valueOf(tok), String.valueOf(desc), m);
+            ChatTemplate chat;
+            try {
+                chat = ChatTemplate.fromConfig(m.get("chat_template"));
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(file + ": " + e.getMessage(), e);
+            }
+            return new ModelConfig(a, String.valueOf(tok), String.valueOf(desc), chat, m);
         }
     }
 
@@ -77,7 +84,8 @@ public final class ModelDirectory {
                         + "' is not supported by this build yet");
             };
             return new LoadedModel(id, model, tokenizer, config.tokenizer(), fingerprint, dtype,
-                    options.device().isGpu() ? "cuda:" + options.device().getDeviceId() : "cpu", config.description());
+                    options.device().isGpu() ? "cuda:" + options.device().getDeviceId() : "cpu", config.description(),
+                    config.chatTemplate());
         }
     }
 

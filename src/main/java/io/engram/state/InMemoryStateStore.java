@@ -76,6 +76,11 @@ public final class InMemoryStateStore implements StateStore {
     }
 
     @Override
+    public synchronized java.util.Map<String, Object> details() {
+        return java.util.Map.of("states", map.size(), "bytes", bytes, "max_bytes", maxBytes);
+    }
+
+    @Override
     public String kind() {
         return "memory";
     }

@@ -12,6 +12,9 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import org.springframework.stereotype.Service;
 
 /**
@@ -26,6 +29,8 @@ public class StateService {
     private final DeviceScheduler scheduler;
     private final EngramProperties props;
     private final Clock clock;
+    /** Single flight: the prime/combine/import of an id that is being computed right now, by whoever started it. */
+    private final ConcurrentHashMap<String, CompletableFuture<Result>> inflight = new ConcurrentHashMap<>();
 
     public StateService(ModelRegistry models, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock) {
         this.models = models;
@@ -90,18 +95,94 @@ public class StateService {
         if (existing.isPresent()) return new Result(existing.get(), false, 0);
 
         final StoredState from = parentState;
-        long t0 = System.nanoTime();
-        Object[] out = Await.get(scheduler.submit(() -> {
-            ModelState s = from == null ? model.model().zeroState() : from.state().copy();
-            float[] logits = model.model().forward(s, tokens, true);
-            return new Object[] {s, logits};
-        }), props.scheduler().requestTimeout());
-        double ms = (System.nanoTime() - t0) / 1e6;
-        ModelState state = (ModelState) out[0];
-        long total = tokens.length + (from == null ? 0 : from.meta().totalTokens());
-        StateMeta meta = meta(id, model, "primed", tokens.length, total, parent, state, ttl);
-        store.put(new StoredState(meta, state, (float[]) out[1]));
-        return new Result(meta, true, ms);
+        return once(id, () -> {
+            ModelState start = from == null ? model.model().zeroState() : from.state().copy();
+            var primed = Await.get(scheduler.prime(model.model(), model.id(), start, tokens, props.scheduler().requestTimeout()),
+                    props.scheduler().requestTimeout());
+            ModelState state = primed.state();
+            long total = tokens.length + (from == null ? 0 : from.meta().totalTokens());
+            StateMeta meta = meta(id, model, "primed", tokens.length, total, parent, state, ttl);
+            store.put(new StoredState(meta, state, primed.logits()));
+            return new Result(meta, true, primed.deviceMs());
+        });
+    }
+
+    /**
+     * Runs {@code compute} for {@code id} unless it is already stored or being computed: concurrent requests for
+     * the same id compute it once, and the others wait for that result (with the request timeout) and answer as if
+     * it had already existed. A failure is passed to every waiter.
+     */
+    private Result once(String id, Supplier<Result> compute) {
+        CompletableFuture<Result> mine = new CompletableFuture<>();
+        CompletableFuture<Result> running = inflight.putIfAbsent(id, mine);
+        if (running != null) {
+            // copy(): a waiter that times out cancels its copy, not the leader's computation
+            Result r = Await.get(running.copy(), props.scheduler().requestTimeout());
+            return new Result(r.meta(), false, 0);
+        }
+        try {
+            var existing = store.meta(id); // it may have been finished by a flight that ended just before ours began
+            Result r = existing.isPresent() ? new Result(existing.get(), false, 0) : compute.get();
+            mine.complete(r);
+            return r;
+        } catch (RuntimeException | Error e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            inflight.remove(id, mine);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ blobs
+
+    /** The state in {@link StateCodec}'s binary format. */
+    public byte[] exportBlob(String id) {
+        StoredState s = load(id);
+        LoadedModel model = model(s.meta().model());
+        return StateCodec.encode(model.fingerprint(), s.state(), s.lastLogits());
+    }
+
+    /** The largest blob any loaded model can produce, plus room for framing: the import size limit. */
+    public long maxBlobBytes() {
+        long max = 0;
+        for (LoadedModel m : models.all()) {
+            max = Math.max(max, m.model().stateBytes() + 4L * m.model().vocabSize());
+        }
+        return max + 64 * 1024;
+    }
+
+    /**
+     * Imports a blob made by {@link #exportBlob} (here or on another server with the same model files). Everything
+     * is checked before a state is built; the id is the blob's SHA-256, so an upload can never pose as a primed
+     * document (whose id hashes the model fingerprint, parent and tokens).
+     */
+    public Result importBlob(byte[] blob, Long ttlSeconds) {
+        long ttl = ttl(ttlSeconds);
+        if (blob.length > maxBlobBytes()) {
+            throw new EngramException(ProblemType.BLOB_TOO_LARGE, "the blob has " + blob.length
+                    + " bytes; no loaded model's state needs more than " + maxBlobBytes());
+        }
+        StateCodec.Decoded d;
+        LoadedModel model;
+        try {
+            StateCodec.Blob parsed = StateCodec.parse(blob);
+            model = models.all().stream().filter(m -> m.fingerprint().equals(parsed.fingerprint())).findFirst()
+                    .orElseThrow(() -> StateBlobException.incompatible("the blob was made by the model with fingerprint "
+                            + parsed.fingerprint() + ", which this server has not loaded (GET /v1/models lists the fingerprints)"));
+            d = StateCodec.check(parsed, model.fingerprint(), model.model());
+        } catch (StateBlobException e) {
+            throw new EngramException(e.incompatible() ? ProblemType.INCOMPATIBLE_STATE_BLOB : ProblemType.INVALID_STATE_BLOB,
+                    e.getMessage());
+        }
+        String id = StateIds.ofBytes(blob);
+        var existing = store.meta(id);
+        if (existing.isPresent()) return new Result(existing.get(), false, 0);
+        return once(id, () -> {
+            long pos = d.state().position();
+            StateMeta meta = meta(id, model, "imported", pos, pos, null, d.state(), ttl);
+            store.put(new StoredState(meta, d.state(), d.lastLogits()));
+            return new Result(meta, true, 0);
+        });
     }
 
     public StateMeta meta(String id) {
@@ -128,9 +209,11 @@ public class StateService {
         var existing = store.meta(start.id());
         if (existing.isPresent()) return new Result(existing.get(), false, start.loadMs());
         LoadedModel model = model(start.model());
-        StateMeta meta = meta(start.id(), model, "combined", 0, start.tokens(), null, start.state(), ttl);
-        store.put(new StoredState(meta, start.state(), start.lastLogits()));
-        return new Result(meta, true, start.loadMs());
+        return once(start.id(), () -> {
+            StateMeta meta = meta(start.id(), model, "combined", 0, start.tokens(), null, start.state(), ttl);
+            store.put(new StoredState(meta, start.state(), start.lastLogits()));
+            return new Result(meta, true, start.loadMs());
+        });
     }
 
     /**

@@ -3,7 +3,9 @@ package io.engram.state;
 import java.util.Optional;
 
 /**
- * Where primed states live. Implementations are thread-safe; values handed out are never mutated by the store,
+ * Where primed states live. A store that cannot be reached throws {@link io.engram.error.EngramException} of type
+ * {@code store-unavailable} (503 with Retry-After) from any method.
+ * Implementations are thread-safe; values handed out are never mutated by the store,
  * and callers copy a state before advancing it.
  */
 public interface StateStore {
@@ -21,4 +23,16 @@ public interface StateStore {
 
     /** {@code memory} or {@code redis}: a metrics tag. */
     String kind();
+
+    /**
+     * Checks that the store can serve requests now (readiness).
+     *
+     * @throws io.engram.error.EngramException {@code store-unavailable} when it cannot
+     */
+    default void ping() {}
+
+    /** Figures for the health endpoint (sizes, cache hits). */
+    default java.util.Map<String, Object> details() {
+        return java.util.Map.of();
+    }
 }

@@ -39,6 +39,9 @@ class ApiTest {
     static void props(DynamicPropertyRegistry r) throws IOException {
         models = Files.createTempDirectory("engram-api-test");
         OracleModelDir.create(models, "tiny");
+        // a second model: same weights, another config, so another fingerprint
+        java.nio.file.Path other = OracleModelDir.create(models, "tiny2");
+        Files.writeString(other.resolve("config.json"), "{\"architecture\": \"rwkv7\", \"tokenizer\": \"bytes\", \"description\": \"copy\"}");
         r.add("engram.models-dir", () -> models.toString());
         r.add("engram.limits.max-document-tokens", () -> "1000");
         r.add("engram.limits.max-tokens", () -> "64");
@@ -237,6 +240,17 @@ class ApiTest {
         assertProblem(http.post("/v1/detokenize", Map.of("tokens", List.of(999))), 400, "token-out-of-range");
         assertProblem(http.post("/v1/states/combine", Map.of("states", List.of())), 400, "invalid-request");
         assertProblem(http.get("/v1/nothing-here"), 404, "not-found");
+        assertProblem(http.post("/v1/generate", Map.of("prompt", "x", "max_tokens", 0)), 400, "limit-exceeded");
+        assertProblem(http.post("/v1/generate", Map.of("prompt", "x", "logprobs", 21)), 400, "invalid-request");
+        assertProblem(http.post("/v1/generate", Map.of("prompt", "x", "temperature", -1)), 400, "invalid-request");
+        assertProblem(http.post("/v1/generate", Map.of("states", List.of(Map.of("id", id)), "prompt", "x".repeat(998))),
+                413, "document-too-long");
+        String other = http.post("/v1/states", Map.of("model", "tiny2", "tokens", List.of(9, 8, 7))).json().get("id").asText();
+        assertNotEquals(id, other, "the same document on another model has another id");
+        assertProblem(http.post("/v1/generate", Map.of("states", List.of(Map.of("id", id), Map.of("id", other)), "prompt", "x")),
+                409, "model-mismatch");
+        assertProblem(http.post("/v1/states/combine", Map.of("states", List.of(Map.of("id", id), Map.of("id", other)))),
+                409, "model-mismatch");
         // nothing stored was touched, and the server still answers
         assertEquals(before, http.get("/v1/states/" + id).body());
         assertEquals(200, http.get("/v1/models").status());

@@ -47,6 +47,24 @@ public final class Http {
         return post(path, JSON.writeValueAsString(body));
     }
 
+    /** POSTs raw bytes (application/octet-stream). */
+    public Response postBytes(String path, byte[] body) {
+        return send(HttpRequest.newBuilder(uri(path)).header("content-type", "application/octet-stream")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
+    }
+
+    public record BytesResponse(int status, java.net.http.HttpHeaders headers, byte[] body) {}
+
+    public BytesResponse getBytes(String path) {
+        try {
+            HttpResponse<byte[]> res = client.send(HttpRequest.newBuilder(uri(path)).GET().build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            return new BytesResponse(res.statusCode(), res.headers(), res.body());
+        } catch (Exception e) {
+            throw new AssertionError("HTTP GET " + path + " failed: " + e, e);
+        }
+    }
+
     public URI uri(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }

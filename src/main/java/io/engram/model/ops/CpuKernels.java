@@ -17,11 +17,14 @@ public final class CpuKernels {
 
     private CpuKernels() {}
 
-    /** One product {@code y[yo..yo+out) = W x[xo..xo+in)} of a batch run by {@link #matVecs}; W is {@code [out,in]}. */
-    public record MatVec(float[] w, int out, int in, float[] x, int xo, float[] y, int yo) {
+    /**
+     * One product of a batch run by {@link #matVecs}: {@code y = x W^T} for {@code W [out,in]} (an nn.Linear
+     * weight), {@code x [rows,in]} at offset {@code xo} and {@code y [rows,out]} at offset {@code yo}.
+     */
+    public record MatVec(float[] w, int out, int in, float[] x, int xo, float[] y, int yo, int rows) {
 
         public MatVec(float[] w, int out, int in, float[] x, float[] y) {
-            this(w, out, in, x, 0, y, 0);
+            this(w, out, in, x, 0, y, 0, 1);
         }
     }
 
@@ -33,7 +36,7 @@ public final class CpuKernels {
         return s;
     }
 
-    /** {@code y[o] = sum_i W[o,i] x[i]} for {@code W [out,in]} row-major (an nn.Linear weight). */
+    /** {@code y[o] = sum_i W[o,i] x[i]} for {@code W [out,in]} row-major (an nn.Linear weight): one row, at offset 0. */
     public static void matVec(float[] w, int out, int in, float[] x, float[] y) {
         matVecs(new MatVec(w, out, in, x, y));
     }
@@ -56,12 +59,17 @@ public final class CpuKernels {
         });
     }
 
+    /** Weight rows {@code [from, to)} of one product, for all its input rows (each weight row is read once). */
     private static void matVecRows(MatVec j, int from, int to) {
         if (VECTOR_API) {
-            VectorOps.matVecRows(j.w(), j.in(), j.x(), j.xo(), j.y(), j.yo(), from, to);
+            VectorOps.matVecRows(j.w(), j.out(), j.in(), j.x(), j.xo(), j.y(), j.yo(), j.rows(), from, to);
             return;
         }
-        for (int o = from; o < to; o++) j.y()[j.yo() + o] = dot(j.w(), o * j.in(), j.x(), j.xo(), j.in());
+        for (int o = from; o < to; o++) {
+            for (int r = 0; r < j.rows(); r++) {
+                j.y()[j.yo() + r * j.out() + o] = dot(j.w(), o * j.in(), j.x(), j.xo() + r * j.in(), j.in());
+            }
+        }
     }
 
     /** {@code y[o] = sum_i x[i] M[i,o]} for {@code M [in,out]} row-major (a LoRA matrix applied as x @ M). */

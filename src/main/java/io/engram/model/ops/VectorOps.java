@@ -29,38 +29,46 @@ final class VectorOps {
     }
 
     /**
-     * {@code y[yo+o] = W[o,:] . x[xo..]} for rows {@code [from, to)}, four rows per pass so that each load of x
-     * serves four weight streams (the weights are read exactly once, which is all decode can afford).
+     * {@code y[yo + r*out + o] = W[o,:] . x[xo + r*in ..]} for weight rows {@code [from, to)} and input rows
+     * {@code r < rows}. Four weight rows per pass: each load of x serves four weight streams, and the four rows
+     * stay in L1 while every input row is multiplied, so the weights are read from memory once whatever the
+     * number of rows (which is all a memory-bound product can afford).
      */
-    static void matVecRows(float[] w, int in, float[] x, int xo, float[] y, int yo, int from, int to) {
+    static void matVecRows(float[] w, int out, int in, float[] x, int xo, float[] y, int yo, int rows, int from, int to) {
         int bound = S.loopBound(in);
         int o = from;
         for (; o + 4 <= to; o += 4) {
             int r0 = o * in, r1 = r0 + in, r2 = r1 + in, r3 = r2 + in;
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            int i = 0;
-            for (; i < bound; i += L) {
-                FloatVector xv = FloatVector.fromArray(S, x, xo + i);
-                a0 = FloatVector.fromArray(S, w, r0 + i).fma(xv, a0);
-                a1 = FloatVector.fromArray(S, w, r1 + i).fma(xv, a1);
-                a2 = FloatVector.fromArray(S, w, r2 + i).fma(xv, a2);
-                a3 = FloatVector.fromArray(S, w, r3 + i).fma(xv, a3);
+            for (int row = 0; row < rows; row++) {
+                int xr = xo + row * in;
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                int i = 0;
+                for (; i < bound; i += L) {
+                    FloatVector xv = FloatVector.fromArray(S, x, xr + i);
+                    a0 = FloatVector.fromArray(S, w, r0 + i).fma(xv, a0);
+                    a1 = FloatVector.fromArray(S, w, r1 + i).fma(xv, a1);
+                    a2 = FloatVector.fromArray(S, w, r2 + i).fma(xv, a2);
+                    a3 = FloatVector.fromArray(S, w, r3 + i).fma(xv, a3);
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+                for (; i < in; i++) {
+                    float xi = x[xr + i];
+                    s0 += w[r0 + i] * xi;
+                    s1 += w[r1 + i] * xi;
+                    s2 += w[r2 + i] * xi;
+                    s3 += w[r3 + i] * xi;
+                }
+                int yr = yo + row * out + o;
+                y[yr] = s0;
+                y[yr + 1] = s1;
+                y[yr + 2] = s2;
+                y[yr + 3] = s3;
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-            for (; i < in; i++) {
-                float xi = x[xo + i];
-                s0 += w[r0 + i] * xi;
-                s1 += w[r1 + i] * xi;
-                s2 += w[r2 + i] * xi;
-                s3 += w[r3 + i] * xi;
-            }
-            y[yo + o] = s0;
-            y[yo + o + 1] = s1;
-            y[yo + o + 2] = s2;
-            y[yo + o + 3] = s3;
         }
-        for (; o < to; o++) y[yo + o] = dot(w, o * in, x, xo, in);
+        for (; o < to; o++) {
+            for (int row = 0; row < rows; row++) y[yo + row * out + o] = dot(w, o * in, x, xo + row * in, in);
+        }
     }
 
     static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {

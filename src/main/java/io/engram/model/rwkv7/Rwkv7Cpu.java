@@ -1,18 +1,18 @@
 package io.engram.model.rwkv7;
 
 import static io.engram.model.ops.CpuKernels.layerNorm;
-import static io.engram.model.ops.CpuKernels.matVec;
 
 import io.engram.model.ops.CpuKernels;
 import io.engram.model.ops.CpuTeam;
 
 /**
- * RWKV-7 on host memory: the CPU path, for a chunk of {@code t} tokens at once (priming) or one token (decode).
- * The equations are those of {@link TimeMix} and {@link ChannelMix} (ChatRWKV's {@code RWKV_x070_TMix_seq} /
+ * RWKV-7 on host memory: the CPU path. It runs {@code t} rows at once: the consecutive tokens of one sequence
+ * (priming a chunk, or decoding one token) or one token of each of {@code t} sequences (batched decode). The
+ * equations are those of {@link TimeMix} and {@link ChannelMix} (ChatRWKV's {@code RWKV_x070_TMix_seq} /
  * {@code CMix_seq}), written once, row by row, in Java. The token-wise products go to a {@link Rwkv7Projections}:
- * Java matrix-vector kernels for a single token ({@link HostProjections}, bandwidth-bound), batched DJL products
- * for a chunk ({@link DjlProjections}, compute-bound). Everything elementwise, and the WKV recurrence, runs here,
- * split across the {@link CpuTeam} by rows or by heads.
+ * Java kernels for a few rows ({@link HostProjections}, bandwidth-bound), batched DJL products for a chunk
+ * ({@link DjlProjections}, compute-bound). Everything elementwise, and the WKV recurrence, runs here, split
+ * across the {@link CpuTeam} by rows or by (sequence, head).
  *
  * <p>Holds scratch buffers, so like the model it is not thread-safe.
  */
@@ -20,36 +20,67 @@ final class Rwkv7Cpu implements AutoCloseable {
 
     private static final float NEG_EXP_HALF = (float) -Math.exp(-0.5);
     private static final float LN_EPS = Rwkv7Config.LAYER_NORM_EPS;
-    /** Rows (tokens) below which elementwise work is not split across threads. */
+    /** Rows (tokens) per block when elementwise work is split across threads. */
     private static final int ROW_GRAIN = 4;
 
     private final Rwkv7Weights wt;
     private final Rwkv7Config cfg;
-    private final Rwkv7Projections single, batched;
+    private final HostProjections host;
+    private final Rwkv7Projections batched;
     private final Rwkv7Activations z;
     private final float[] lnOut;
 
     /**
-     * @param batched products for chunks of more than one token, or null to use {@code single} for every row
-     * @param maxRows the longest chunk that {@link #forward} will be given
+     * @param host    products for up to {@link HostProjections#maxRows()} rows: they read each weight once for
+     *                all rows, which beats a DJL product while the product is memory-bound
+     * @param batched products for more rows (a chunk of a document), or null to use {@code host} row group by
+     *                row group
+     * @param maxRows the most rows (tokens of one chunk, or sequences of one step) processed at once
      */
-    Rwkv7Cpu(Rwkv7Weights weights, Rwkv7Projections single, Rwkv7Projections batched, int maxRows) {
+    Rwkv7Cpu(Rwkv7Weights weights, HostProjections host, Rwkv7Projections batched, int maxRows) {
         this.wt = weights;
         this.cfg = weights.config;
-        this.single = single;
+        this.host = host;
         this.batched = batched;
-        this.z = new Rwkv7Activations(cfg, maxRows);
-        this.lnOut = new float[cfg.dim()];
+        this.z = new Rwkv7Activations(cfg, batched == null ? Math.min(maxRows, host.maxRows()) : maxRows);
+        this.lnOut = new float[z.rows * cfg.dim()];
     }
 
+    /** The most tokens one {@link #forward} call takes. */
     int maxRows() {
         return z.rows;
     }
 
     /** Reads {@code tokens[from, to)} (at most {@link #maxRows()}) into {@code state}; logits after the last one if asked. */
     float[] forward(Rwkv7State state, int[] tokens, int from, int to, boolean wantLogits) {
-        int t = to - from, c = cfg.dim();
+        int t = to - from;
         if (t > z.rows) throw new IllegalArgumentException("chunk of " + t + " tokens > " + z.rows);
+        run(new Rwkv7State[] {state}, tokens, from, t);
+        state.position += t;
+        return wantLogits ? logits(t - 1, 1)[0] : null;
+    }
+
+    /** One decode step for several sequences: {@code tokens[i]} into {@code states[i]}; each one's logits. */
+    float[][] step(Rwkv7State[] states, int[] tokens) {
+        float[][] out = new float[tokens.length][];
+        for (int from = 0; from < tokens.length; from += z.rows) {
+            int t = Math.min(z.rows, tokens.length - from);
+            run(java.util.Arrays.copyOfRange(states, from, from + t), tokens, from, t);
+            float[][] logits = logits(0, t);
+            for (int i = 0; i < t; i++) {
+                states[from + i].position++;
+                out[from + i] = logits[i];
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Runs {@code t} rows through every block. {@code seq} is either one sequence (the rows are its consecutive
+     * tokens: priming) or {@code t} sequences (row i is the next token of sequence i: batched decode).
+     */
+    private void run(Rwkv7State[] seq, int[] tokens, int from, int t) {
+        int c = cfg.dim();
         for (int i = 0; i < t; i++) {
             int tok = tokens[from + i];
             if (tok < 0 || tok >= cfg.vocab()) {
@@ -57,52 +88,85 @@ final class Rwkv7Cpu implements AutoCloseable {
             }
             layerNorm(wt.emb, tok * c, c, wt.ln0W, 0, wt.ln0B, 0, LN_EPS, z.x, i * c);
         }
-        Rwkv7Projections p = t == 1 || batched == null ? single : batched;
+        Rwkv7Projections p = t <= host.maxRows() || batched == null ? host : batched;
         for (int l = 0; l < cfg.layers(); l++) {
-            timeMix(p, wt.layers[l], state, l, t);
-            channelMix(p, wt.layers[l], state, l, t);
+            timeMix(p, wt.layers[l], seq, l, t);
+            channelMix(p, wt.layers[l], seq, l, t);
         }
-        state.position += t;
-        if (!wantLogits) return null;
-        layerNorm(z.x, (t - 1) * c, c, wt.lnOutW, 0, wt.lnOutB, 0, LN_EPS, lnOut, 0);
-        float[] logits = new float[cfg.vocab()];
-        matVec(wt.head, cfg.vocab(), c, lnOut, logits);
-        return logits;
     }
 
-    private void timeMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State state, int l, int t) {
-        int c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
-        float[] prev = state.attXPrev[l];
+    /** Logits of rows {@code [first, first+n)}: {@code LN(x; ln_out) head^T}, the head streamed once for all rows. */
+    private float[][] logits(int first, int n) {
+        int c = cfg.dim(), vocab = cfg.vocab();
+        for (int i = 0; i < n; i++) {
+            layerNorm(z.x, (first + i) * c, c, wt.lnOutW, 0, wt.lnOutB, 0, LN_EPS, lnOut, i * c);
+        }
+        float[] all = new float[n * vocab];
+        CpuKernels.matVecs(new CpuKernels.MatVec(wt.head, vocab, c, lnOut, 0, all, 0, n));
+        float[][] out = new float[n][];
+        for (int i = 0; i < n; i++) out[i] = n == 1 ? all : java.util.Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab);
+        return out;
+    }
+
+    /**
+     * The token shift: layer-norm every row into {@code z.ln}, then fill {@code mixes} from
+     * {@code x + (x_prev - x) * mix}, where x_prev is the previous row of the same sequence, or the sequence's
+     * stored value; that stored value is then advanced to this step's last row.
+     */
+    private void tokenShift(Rwkv7State[] seq, float[][] prevOf, int t, float[] lnW, float[] lnB, Shift mixes) {
+        int c = cfg.dim();
+        boolean oneSequence = seq.length == 1;
         CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
-            for (int row = r0; row < r1; row++) layerNorm(z.x, row * c, c, w.ln1W, 0, w.ln1B, 0, LN_EPS, z.ln, row * c);
+            for (int row = r0; row < r1; row++) layerNorm(z.x, row * c, c, lnW, 0, lnB, 0, LN_EPS, z.ln, row * c);
         });
         CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
-            for (int row = r0; row < r1; row++) {             // lerp toward the previous token (token shift)
-                float[] pv = row == 0 ? prev : z.ln;
-                int o = row * c, po = row == 0 ? 0 : o - c;
-                for (int i = 0; i < c; i++) {
-                    float x = z.ln[o + i], d = pv[po + i] - x;
-                    z.xr[o + i] = x + d * w.xR[i];
-                    z.xw[o + i] = x + d * w.xW[i];
-                    z.xk[o + i] = x + d * w.xK[i];
-                    z.xv[o + i] = x + d * w.xV[i];
-                    z.xa[o + i] = x + d * w.xA[i];
-                    z.xg[o + i] = x + d * w.xG[i];
-                }
+            for (int row = r0; row < r1; row++) {
+                if (oneSequence && row > 0) mixes.apply(z.ln, (row - 1) * c, row * c);
+                else mixes.apply(prevOf[oneSequence ? 0 : row], 0, row * c);
             }
         });
-        System.arraycopy(z.ln, (t - 1) * c, prev, 0, c);
+        if (oneSequence) {
+            System.arraycopy(z.ln, (t - 1) * c, prevOf[0], 0, c);
+        } else {
+            for (int row = 0; row < t; row++) System.arraycopy(z.ln, row * c, prevOf[row], 0, c);
+        }
+    }
+
+    /** Writes the mixes of the row at {@code o} of {@code z.ln}, with x_prev at {@code prev[po..]}. */
+    @FunctionalInterface
+    private interface Shift {
+        void apply(float[] prev, int po, int o);
+    }
+
+    private void timeMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State[] seq, int l, int t) {
+        int c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
+        float[][] prevOf = new float[seq.length][];
+        for (int i = 0; i < seq.length; i++) prevOf[i] = seq[i].attXPrev[l];
+        tokenShift(seq, prevOf, t, w.ln1W, w.ln1B, (prev, po, o) -> {
+            for (int i = 0; i < c; i++) {
+                float x = z.ln[o + i], d = prev[po + i] - x;
+                z.xr[o + i] = x + d * w.xR[i];
+                z.xw[o + i] = x + d * w.xW[i];
+                z.xk[o + i] = x + d * w.xK[i];
+                z.xv[o + i] = x + d * w.xV[i];
+                z.xa[o + i] = x + d * w.xA[i];
+                z.xg[o + i] = x + d * w.xG[i];
+            }
+        });
 
         p.timeMixIn(l, t, z);
 
         CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
             for (int row = r0; row < r1; row++) mixVectors(w, l, row * c);
         });
-        // S = S*w + (S @ -kk)(kk*a)^T + v k^T ; y = S r ; then GroupNorm, bonus and gate: independent per head
-        float[] s = state.attKv[l];
-        CpuTeam.forRange(h, 1, (h0, h1) -> {
-            for (int head = h0; head < h1; head++) {
-                for (int row = 0; row < t; row++) {
+        // S = S*w + (S @ -kk)(kk*a)^T + v k^T ; y = S r ; then GroupNorm, bonus and gate. Each (sequence, head)
+        // is an independent recurrence: one sequence runs its rows in order, head by head.
+        boolean oneSequence = seq.length == 1;
+        CpuTeam.forRange(oneSequence ? h : t * h, 1, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                int head = i % h, first = oneSequence ? 0 : i / h, last = oneSequence ? t : first + 1;
+                float[] s = seq[oneSequence ? 0 : first].attKv[l];
+                for (int row = first; row < last; row++) {
                     int o = row * c + head * n;
                     WkvRecurrence.step(n, s, head * n * n, z.r, z.w, z.k, z.v, z.negKk, z.kkA, o, z.y);
                     layerNorm(z.y, o, n, w.lnxW, head * n, w.lnxB, head * n, Rwkv7Config.GROUP_NORM_EPS, z.y, o);
@@ -160,20 +224,13 @@ final class Rwkv7Cpu implements AutoCloseable {
         }
     }
 
-    private void channelMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State state, int l, int t) {
+    private void channelMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State[] seq, int l, int t) {
         int c = cfg.dim();
-        float[] prev = state.ffnXPrev[l];
-        CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
-            for (int row = r0; row < r1; row++) layerNorm(z.x, row * c, c, w.ln2W, 0, w.ln2B, 0, LN_EPS, z.ln, row * c);
+        float[][] prevOf = new float[seq.length][];
+        for (int i = 0; i < seq.length; i++) prevOf[i] = seq[i].ffnXPrev[l];
+        tokenShift(seq, prevOf, t, w.ln2W, w.ln2B, (prev, po, o) -> {
+            for (int i = 0; i < c; i++) z.xk[o + i] = z.ln[o + i] + (prev[po + i] - z.ln[o + i]) * w.ffnXK[i];
         });
-        CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
-            for (int row = r0; row < r1; row++) {
-                float[] pv = row == 0 ? prev : z.ln;
-                int o = row * c, po = row == 0 ? 0 : o - c;
-                for (int i = 0; i < c; i++) z.xk[o + i] = z.ln[o + i] + (pv[po + i] - z.ln[o + i]) * w.ffnXK[i];
-            }
-        });
-        System.arraycopy(z.ln, (t - 1) * c, prev, 0, c);
         p.channelMix(l, t, z);
         addResidual(t);
     }
@@ -185,7 +242,7 @@ final class Rwkv7Cpu implements AutoCloseable {
 
     @Override
     public void close() {
-        single.close();
+        host.close();
         if (batched != null) batched.close();
     }
 }

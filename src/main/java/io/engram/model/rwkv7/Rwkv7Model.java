@@ -23,6 +23,13 @@ import java.util.List;
  */
 public final class Rwkv7Model implements LanguageModel {
 
+    /**
+     * Up to this many rows (tokens of a short prompt, or sequences of a batched decode step) the CPU path
+     * multiplies with its Java kernels, which read each weight once for all rows; longer chunks go to DJL, whose
+     * products only pay off once they are compute-bound.
+     */
+    static final int HOST_ROWS = 8;
+
     private final Rwkv7Config cfg;
     private final Rwkv7Weights host;
     private final NDManager manager;
@@ -47,7 +54,8 @@ public final class Rwkv7Model implements LanguageModel {
         this.manager = NDManager.newBaseManager(device);
         int c = cfg.dim();
         if (cpuKernels && !device.isGpu()) {
-            cpu = new Rwkv7Cpu(weights, new HostProjections(weights), new DjlProjections(manager, weights, chunkSize), chunkSize);
+            cpu = new Rwkv7Cpu(weights, new HostProjections(weights, HOST_ROWS),
+                    new DjlProjections(manager, weights, chunkSize), chunkSize);
             ln0W = ln0B = lnOutW = lnOutB = head = null;
             att = null;
             ffn = null;
@@ -137,6 +145,13 @@ public final class Rwkv7Model implements LanguageModel {
             NDArray last = Nd.layerNorm(x.get(t - 1), lnOutW, lnOutB, Rwkv7Config.LAYER_NORM_EPS); // [C]
             return last.reshape(1, c).matMul(head).toFloatArray();                    // [V]
         }
+    }
+
+    /** One token for each of several sequences: a single batched step on the CPU decode path. */
+    @Override
+    public float[][] step(List<ModelState> states, int[] tokens) {
+        if (cpu == null) return LanguageModel.super.step(states, tokens);
+        return cpu.step(states.toArray(Rwkv7State[]::new), tokens);
     }
 
     @Override
