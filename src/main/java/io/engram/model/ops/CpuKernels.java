@@ -100,6 +100,10 @@ public final class CpuKernels {
     /** LayerNorm of x[xo, xo+n) into out[oo..]: {@code (x-mean)/sqrt(var+eps) * w + b} (biased variance). */
     public static void layerNorm(float[] x, int xo, int n, float[] w, int wo, float[] b, int bo, float eps,
                                  float[] out, int oo) {
+        if (VECTOR_API) {
+            VectorOps.layerNorm(x, xo, n, w, wo, b, bo, eps, out, oo);
+            return;
+        }
         double mean = 0;
         for (int i = 0; i < n; i++) mean += x[xo + i];
         mean /= n;

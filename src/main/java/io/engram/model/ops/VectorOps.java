@@ -106,4 +106,30 @@ final class VectorOps {
         }
         for (; i < n; i++) x[o + i] = (float) (1.0 / (1.0 + Math.exp(-x[o + i])));
     }
+
+    /** LayerNorm of x[xo, xo+n) into out[oo..], in three vector passes (mean, variance, scale). */
+    static void layerNorm(float[] x, int xo, int n, float[] w, int wo, float[] b, int bo, float eps, float[] out, int oo) {
+        int bound = S.loopBound(n);
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i < bound; i += L) acc = acc.add(FloatVector.fromArray(S, x, xo + i));
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += x[xo + i];
+        float mean = sum / n;
+        FloatVector m = FloatVector.broadcast(S, mean);
+        acc = FloatVector.zero(S);
+        for (i = 0; i < bound; i += L) {
+            FloatVector d = FloatVector.fromArray(S, x, xo + i).sub(m);
+            acc = d.fma(d, acc);
+        }
+        float sq = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sq += (x[xo + i] - mean) * (x[xo + i] - mean);
+        float inv = (float) (1.0 / Math.sqrt(sq / n + eps));
+        FloatVector invV = FloatVector.broadcast(S, inv);
+        for (i = 0; i < bound; i += L) {
+            FloatVector.fromArray(S, x, xo + i).sub(m).mul(invV)
+                    .fma(FloatVector.fromArray(S, w, wo + i), FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) out[oo + i] = (x[xo + i] - mean) * inv * w[wo + i] + b[bo + i];
+    }
 }

@@ -191,7 +191,7 @@ final class Rwkv7Cpu implements AutoCloseable {
      * </pre>
      */
     private void mixVectors(Rwkv7Weights.Layer w, int l, int o) {
-        int c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
+        int c = cfg.dim(), n = cfg.headSize();
         for (int i = 0; i < c; i++) z.w[o + i] += w.w0[i];
         CpuKernels.sigmoid(z.w, o, c);
         for (int i = 0; i < c; i++) z.w[o + i] *= NEG_EXP_HALF;
@@ -205,15 +205,9 @@ final class Rwkv7Cpu implements AutoCloseable {
             CpuKernels.sigmoid(z.vMix, o, c);
             for (int i = 0; i < c; i++) z.v[o + i] += (z.vFirst[o + i] - z.v[o + i]) * z.vMix[o + i];
         }
-        for (int hh = 0; hh < h; hh++) {
-            int ho = o + hh * n;
-            double ss = 0;
-            for (int j = 0; j < n; j++) {
-                float kk = z.k[ho + j] * w.kK[hh * n + j];
-                z.negKk[ho + j] = kk;
-                ss += (double) kk * kk;
-            }
-            float inv = (float) (1.0 / Math.max(Math.sqrt(ss), 1e-12));
+        for (int i = 0; i < c; i++) z.negKk[o + i] = z.k[o + i] * w.kK[i];
+        for (int ho = o; ho < o + c; ho += n) {
+            float inv = (float) (1.0 / Math.max(Math.sqrt(CpuKernels.dot(z.negKk, ho, z.negKk, ho, n)), 1e-12));
             for (int j = 0; j < n; j++) z.negKk[ho + j] *= inv;
         }
         for (int i = 0; i < c; i++) {
