@@ -19,6 +19,7 @@ public class EngramApplication {
 
     public static void main(String[] args) throws Exception {
         DjlConfig.forceOffline();
+        DjlConfig.tuneOpenMp();
         if (args.length > 0 && args[0].equals("bench")) {
             System.exit(Benchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }

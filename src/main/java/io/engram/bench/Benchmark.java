@@ -23,10 +23,12 @@ import org.springframework.context.ConfigurableApplicationContext;
 
 /**
  * {@code java -jar engram.jar bench [--model DIR | --random-0.1b] [--runs 5] [--prime-tokens 1024]
- * [--decode-tokens 64] [--no-http]}: priming throughput, single-stream decode, and the wall time of one
- * {@code POST /v1/states} plus one {@code POST /v1/generate} of 32 tokens through real HTTP. Each figure is the
- * median of the runs, after one warm-up run. {@code bench --retnet-0.1b | --retnet DIR ...} measures RetNet's
- * paradigms instead ({@link RetNetBenchmark}).
+ * [--decode-tokens 64] [--chunk-tokens 256] [--no-http] [--load ...]}: priming throughput, single-stream decode,
+ * and the wall time of one {@code POST /v1/states} plus one {@code POST /v1/generate} of 32 tokens through real
+ * HTTP. Each figure is the median of the runs, after one warm-up run. The load average is printed before and
+ * after: on a shared machine, figures are only comparable at comparable load. {@code bench --retnet-0.1b |
+ * --retnet DIR ...} measures RetNet's paradigms instead ({@link RetNetBenchmark}); {@code --load} adds the
+ * concurrent-streams benchmark ({@link LoadBenchmark}).
  */
 public final class Benchmark {
 
@@ -37,7 +39,7 @@ public final class Benchmark {
             if (a.equals("--retnet-0.1b") || a.equals("--retnet")) return RetNetBenchmark.run(args); // RetNet's own set
         }
         Path modelDir = null;
-        int runs = 5, primeTokens = 1024, decodeTokens = 64;
+        int runs = 5, primeTokens = 1024, decodeTokens = 64, chunkTokens = 256;
         boolean http = true;
         boolean load = false;
         int loadTokens = 128, primeForLoad = 32768;
@@ -49,6 +51,7 @@ public final class Benchmark {
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
                 case "--prime-tokens" -> primeTokens = Integer.parseInt(args[++i]);
                 case "--decode-tokens" -> decodeTokens = Integer.parseInt(args[++i]);
+                case "--chunk-tokens" -> chunkTokens = Integer.parseInt(args[++i]);
                 case "--no-http" -> http = false;
                 case "--load" -> load = true;
                 case "--load-streams" -> loadStreams = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
@@ -56,7 +59,7 @@ public final class Benchmark {
                 case "--load-prime-tokens" -> primeForLoad = Integer.parseInt(args[++i]);
                 default -> {
                     System.err.println("unknown option " + args[i] + "\nusage: bench [--model DIR | --random-0.1b] "
-                            + "[--runs N] [--prime-tokens N] [--decode-tokens N] [--no-http]");
+                            + "[--runs N] [--prime-tokens N] [--decode-tokens N] [--chunk-tokens N] [--no-http] [--load]");
                     return 2;
                 }
             }
@@ -66,12 +69,15 @@ public final class Benchmark {
             tmp = Files.createTempDirectory("engram-bench");
             modelDir = tmp.resolve("rwkv7-0.1b-random");
             System.out.println("Writing a random-weight RWKV-7 at the 0.1B shape (L=12, C=768, N=64, V=65536) to " + modelDir);
+            Path written = tmp;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteQuietly(written))); // also on failure
             DemoModel.write(modelDir, DemoModel.RWKV7_0_1B, 7L);
         }
-        System.out.printf("JVM: %s, %d cores, Vector API kernels: %s%n", Runtime.version(),
-                Runtime.getRuntime().availableProcessors(), CpuKernels.VECTOR_API);
-        LoadedModel lm = ModelDirectory.load(modelDir.getFileName().toString(), modelDir,
-                new ModelDirectory.Options(Device.cpu(), 256, true));
+        System.out.printf("JVM: %s, %d cores (%s), Vector API kernels: %s, chunk %d tokens%n", Runtime.version(),
+                Runtime.getRuntime().availableProcessors(), cpuModel(), CpuKernels.VECTOR_API, chunkTokens);
+        System.out.println("Load average before: " + loadAverage());
+        String modelId = modelDir.getFileName().toString();
+        LoadedModel lm = ModelDirectory.load(modelId, modelDir, new ModelDirectory.Options(Device.cpu(), chunkTokens, true));
         LanguageModel m = lm.model();
         System.out.printf("Model: %s, %d layers, %,d parameters (%s)%n", m.architecture(), m.layers(), m.parameters(), lm.weightsDtype());
         Random rnd = new Random(1);
@@ -96,10 +102,11 @@ public final class Benchmark {
         m.close();
 
         Double httpMs = null;
-        if (http) httpMs = httpRoundTrip(modelDir.getParent(), runs, rnd);
+        if (http) httpMs = httpRoundTrip(modelDir.getParent(), modelId, chunkTokens, runs, rnd);
         List<LoadBenchmark.Result> loadResults = new ArrayList<>();
         if (load) loadResults = loadTest(modelDir.getParent(), loadStreams, loadTokens, primeForLoad);
 
+        System.out.println("Load average after: " + loadAverage());
         System.out.println();
         System.out.println("| metric | median of " + runs + " |");
         System.out.println("|---|---|");
@@ -114,10 +121,11 @@ public final class Benchmark {
         return 0;
     }
 
-    /** Starts the real server on a free port over {@code modelsDir}, then times prime + generate. */
-    private static double httpRoundTrip(Path modelsDir, int runs, Random rnd) throws Exception {
+    /** Starts the real server on a free port over {@code modelsDir}, then times prime + generate on {@code modelId}. */
+    private static double httpRoundTrip(Path modelsDir, String modelId, int chunkTokens, int runs, Random rnd) throws Exception {
         ConfigurableApplicationContext ctx = SpringApplication.run(EngramApplication.class,
                 "--engram.models-dir=" + modelsDir, "--server.port=0", "--engram.demo.enabled=false",
+                "--engram.default-model=" + modelId, "--engram.scheduler.chunk-tokens=" + chunkTokens,
                 "--logging.level.root=WARN");
         try {
             int port = Integer.parseInt(ctx.getEnvironment().getProperty("local.server.port"));
@@ -167,6 +175,32 @@ public final class Benchmark {
                 HttpResponse.BodyHandlers.ofString());
         if (res.statusCode() >= 300) throw new IllegalStateException(path + " answered " + res.statusCode() + ": " + res.body());
         return res.body();
+    }
+
+    /** The 1, 5 and 15 minute load averages. */
+    private static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).trim().replaceAll("^(\\S+ \\S+ \\S+).*", "$1");
+        } catch (java.io.IOException e) {
+            return String.format("%.2f", java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        }
+    }
+
+    private static String cpuModel() {
+        try (var lines = Files.lines(Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("model name")).findFirst()
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown CPU");
+        } catch (java.io.IOException e) {
+            return System.getProperty("os.arch");
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            if (Files.exists(p)) deleteTree(p);
+        } catch (java.io.IOException | RuntimeException ignored) {
+            // best effort at exit
+        }
     }
 
     private static int argmax(float[] a) {

@@ -62,7 +62,8 @@ public record EngramProperties(
             @NotNull @DefaultValue("5m") Duration requestTimeout,
             /** Tokens per batched chunk when reading documents and prompts. */
             @Min(1) @Max(65536) @DefaultValue("256") int chunkTokens,
-            /** Use the Java Vector API kernels for single-token decode on the CPU. */
+            /** On the CPU, run models through their Java kernels: decode streams the weights with the Vector API,
+             *  priming keeps only its batched products in DJL. Off: every operation is a DJL operation. */
             @DefaultValue("true") boolean cpuDecodeKernels) {}
 
     /** RetNet models. */

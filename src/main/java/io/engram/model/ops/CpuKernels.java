@@ -1,25 +1,32 @@
 package io.engram.model.ops;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
-
 /**
- * Host-memory kernels for single-token decode on the CPU. Decode is memory-bound (every weight is read once per
+ * Host-memory kernels for the CPU path. Single-token decode is memory-bound (every weight is read once per
  * token), and a plain Java Vector API loop streams weights about twice as fast as DJL's vector-matrix product
  * here, without a native call per operation. Uses {@code jdk.incubator.vector} when the JVM was started with
- * {@code --add-modules jdk.incubator.vector}, and scalar loops otherwise.
+ * {@code --add-modules jdk.incubator.vector}, and scalar loops otherwise. Products are split across the
+ * {@link CpuTeam}.
  */
 public final class CpuKernels {
 
     /** Whether the Vector API module is present in this JVM. */
     public static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
-    /** Work below this many multiply-adds is not split across threads. */
-    private static final int PARALLEL_THRESHOLD = 1 << 17;
-
-    private static final ForkJoinPool POOL = new ForkJoinPool(Math.max(1, Runtime.getRuntime().availableProcessors()));
+    /** Fewest matrix rows (of about a thousand columns) worth handing to another thread. */
+    private static final int ROW_GRAIN = 32;
 
     private CpuKernels() {}
+
+    /**
+     * One product of a batch run by {@link #matVecs}: {@code y = x W^T} for {@code W [out,in]} (an nn.Linear
+     * weight), {@code x [rows,in]} at offset {@code xo} and {@code y [rows,out]} at offset {@code yo}.
+     */
+    public record MatVec(float[] w, int out, int in, float[] x, int xo, float[] y, int yo, int rows) {
+
+        public MatVec(float[] w, int out, int in, float[] x, float[] y) {
+            this(w, out, in, x, 0, y, 0, 1);
+        }
+    }
 
     /** Dot product of {@code a[ao, ao+n)} and {@code b[bo, bo+n)}. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
@@ -29,94 +36,56 @@ public final class CpuKernels {
         return s;
     }
 
-    /** {@code y[o] = sum_i W[o,i] x[i]} for {@code W [out,in]} row-major (an nn.Linear weight). */
+    /** {@code y[o] = sum_i W[o,i] x[i]} for {@code W [out,in]} row-major (an nn.Linear weight): one row, at offset 0. */
     public static void matVec(float[] w, int out, int in, float[] x, float[] y) {
-        if ((long) out * in < PARALLEL_THRESHOLD) {
-            matVecRows(w, in, x, y, 0, out);
-        } else {
-            POOL.invoke(new Rows(w, in, x, y, 0, out));
-        }
-    }
-
-    private static void matVecRows(float[] w, int in, float[] x, float[] y, int from, int to) {
-        for (int o = from; o < to; o++) y[o] = dot(w, o * in, x, 0, in);
-    }
-
-    private static final class Rows extends RecursiveAction {
-        private final float[] w, x, y;
-        private final int in, from, to;
-
-        Rows(float[] w, int in, float[] x, float[] y, int from, int to) {
-            this.w = w; this.in = in; this.x = x; this.y = y; this.from = from; this.to = to;
-        }
-
-        @Override
-        protected void compute() {
-            if ((long) (to - from) * in <= PARALLEL_THRESHOLD || to - from < 16) {
-                matVecRows(w, in, x, y, from, to);
-                return;
-            }
-            int mid = (from + to) >>> 1;
-            invokeAll(new Rows(w, in, x, y, from, mid), new Rows(w, in, x, y, mid, to));
-        }
+        matVecs(new MatVec(w, out, in, x, y));
     }
 
     /**
-     * {@code ys[b][o] = sum_i W[o,i] xs[b][i]} for every row b of a batch: the {@code [B,in] x [in,out]} product of
-     * batched decode. Each weight row is read from memory once for the whole batch.
+     * Several independent products in one parallel pass: the rows of all of them, taken in order, are split into
+     * one contiguous range per thread. Decode batches the products that share an input stage this way
+     * (r, k, v and the LoRA down-projections) so that the team is woken once instead of seven times.
      */
-    public static void matMul(float[] w, int out, int in, float[][] xs, float[][] ys) {
-        if (xs.length == 1) {
-            matVec(w, out, in, xs[0], ys[0]);
+    public static void matVecs(MatVec... jobs) {
+        int total = 0;
+        for (MatVec j : jobs) total += j.out();
+        CpuTeam.forRange(total, ROW_GRAIN, (from, to) -> {
+            int base = 0;
+            for (MatVec j : jobs) {
+                int lo = Math.max(from, base), hi = Math.min(to, base + j.out());
+                if (lo < hi) matVecRows(j, lo - base, hi - base);
+                base += j.out();
+            }
+        });
+    }
+
+    /** Weight rows {@code [from, to)} of one product, for all its input rows (each weight row is read once). */
+    private static void matVecRows(MatVec j, int from, int to) {
+        if (VECTOR_API) {
+            VectorOps.matVecRows(j.w(), j.out(), j.in(), j.x(), j.xo(), j.y(), j.yo(), j.rows(), from, to);
             return;
         }
-        if ((long) out * in * xs.length < PARALLEL_THRESHOLD) {
-            matMulRows(w, in, xs, ys, 0, out);
-        } else {
-            POOL.invoke(new BatchRows(w, in, xs, ys, 0, out));
-        }
-    }
-
-    private static void matMulRows(float[] w, int in, float[][] xs, float[][] ys, int from, int to) {
-        int b = xs.length;
         for (int o = from; o < to; o++) {
-            int row = o * in;
-            int i = 0;
-            for (; i + 4 <= b; i += 4) {
-                if (VECTOR_API) {
-                    VectorOps.dot4(w, row, xs[i], xs[i + 1], xs[i + 2], xs[i + 3], in, ys, i, o);
-                } else {
-                    for (int q = 0; q < 4; q++) ys[i + q][o] = dot(w, row, xs[i + q], 0, in);
-                }
+            for (int r = 0; r < j.rows(); r++) {
+                j.y()[j.yo() + r * j.out() + o] = dot(j.w(), o * j.in(), j.x(), j.xo() + r * j.in(), j.in());
             }
-            for (; i < b; i++) ys[i][o] = dot(w, row, xs[i], 0, in);
-        }
-    }
-
-    private static final class BatchRows extends RecursiveAction {
-        private final float[] w;
-        private final float[][] xs, ys;
-        private final int in, from, to;
-
-        BatchRows(float[] w, int in, float[][] xs, float[][] ys, int from, int to) {
-            this.w = w; this.in = in; this.xs = xs; this.ys = ys; this.from = from; this.to = to;
-        }
-
-        @Override
-        protected void compute() {
-            if ((long) (to - from) * in * xs.length <= PARALLEL_THRESHOLD || to - from < 16) {
-                matMulRows(w, in, xs, ys, from, to);
-                return;
-            }
-            int mid = (from + to) >>> 1;
-            invokeAll(new BatchRows(w, in, xs, ys, from, mid), new BatchRows(w, in, xs, ys, mid, to));
         }
     }
 
     /** {@code y[o] = sum_i x[i] M[i,o]} for {@code M [in,out]} row-major (a LoRA matrix applied as x @ M). */
     public static void vecMat(float[] x, float[] m, int in, int out, float[] y) {
-        java.util.Arrays.fill(y, 0, out, 0f);
-        for (int i = 0; i < in; i++) axpy(x[i], m, i * out, y, 0, out);
+        vecMat(x, 0, m, in, out, y, 0);
+    }
+
+    /** {@link #vecMat(float[], float[], int, int, float[])} at offsets, with the output columns split across the team. */
+    public static void vecMat(float[] x, int xo, float[] m, int in, int out, float[] y, int yo) {
+        CpuTeam.forRange(out, 4 * ROW_GRAIN, (from, to) -> vecMatColumns(x, xo, m, in, out, y, yo, from, to));
+    }
+
+    /** Columns {@code [from, to)} of {@code x @ M}. */
+    public static void vecMatColumns(float[] x, int xo, float[] m, int in, int out, float[] y, int yo, int from, int to) {
+        java.util.Arrays.fill(y, yo + from, yo + to, 0f);
+        for (int i = 0; i < in; i++) axpy(x[xo + i], m, i * out + from, y, yo + from, to - from);
     }
 
     /** {@code y[yo..] += a * x[xo..]} over n elements. */
@@ -131,6 +100,10 @@ public final class CpuKernels {
     /** LayerNorm of x[xo, xo+n) into out[oo..]: {@code (x-mean)/sqrt(var+eps) * w + b} (biased variance). */
     public static void layerNorm(float[] x, int xo, int n, float[] w, int wo, float[] b, int bo, float eps,
                                  float[] out, int oo) {
+        if (VECTOR_API) {
+            VectorOps.layerNorm(x, xo, n, w, wo, b, bo, eps, out, oo);
+            return;
+        }
         double mean = 0;
         for (int i = 0; i < n; i++) mean += x[xo + i];
         mean /= n;
@@ -147,5 +120,32 @@ public final class CpuKernels {
 
     public static float sigmoid(float x) {
         return (float) (1.0 / (1.0 + Math.exp(-x)));
+    }
+
+    /** {@code x = 1 / (1 + e^-x)} over {@code x[o, o+n)}. */
+    public static void sigmoid(float[] x, int o, int n) {
+        if (VECTOR_API) {
+            VectorOps.sigmoid(x, o, n);
+            return;
+        }
+        for (int i = o; i < o + n; i++) x[i] = sigmoid(x[i]);
+    }
+
+    /** {@code x = tanh(x)} over {@code x[o, o+n)}. */
+    public static void tanh(float[] x, int o, int n) {
+        if (VECTOR_API) {
+            VectorOps.tanh(x, o, n);
+            return;
+        }
+        for (int i = o; i < o + n; i++) x[i] = (float) Math.tanh(x[i]);
+    }
+
+    /** {@code x = e^x} over {@code x[o, o+n)}. */
+    public static void exp(float[] x, int o, int n) {
+        if (VECTOR_API) {
+            VectorOps.exp(x, o, n);
+            return;
+        }
+        for (int i = o; i < o + n; i++) x[i] = (float) Math.exp(x[i]);
     }
 }

@@ -8,6 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorOps {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
 
     private VectorOps() {}
 
@@ -15,12 +16,11 @@ final class VectorOps {
         int i = 0;
         int bound = S.loopBound(n);
         FloatVector acc0 = FloatVector.zero(S), acc1 = FloatVector.zero(S);
-        int step = S.length();
-        for (; i + step < bound; i += 2 * step) {
+        for (; i + L < bound; i += 2 * L) {
             acc0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc0);
-            acc1 = FloatVector.fromArray(S, a, ao + i + step).fma(FloatVector.fromArray(S, b, bo + i + step), acc1);
+            acc1 = FloatVector.fromArray(S, a, ao + i + L).fma(FloatVector.fromArray(S, b, bo + i + L), acc1);
         }
-        for (; i < bound; i += step) {
+        for (; i < bound; i += L) {
             acc0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc0);
         }
         float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
@@ -28,40 +28,108 @@ final class VectorOps {
         return s;
     }
 
+    /**
+     * {@code y[yo + r*out + o] = W[o,:] . x[xo + r*in ..]} for weight rows {@code [from, to)} and input rows
+     * {@code r < rows}. Four weight rows per pass: each load of x serves four weight streams, and the four rows
+     * stay in L1 while every input row is multiplied, so the weights are read from memory once whatever the
+     * number of rows (which is all a memory-bound product can afford).
+     */
+    static void matVecRows(float[] w, int out, int in, float[] x, int xo, float[] y, int yo, int rows, int from, int to) {
+        int bound = S.loopBound(in);
+        int o = from;
+        for (; o + 4 <= to; o += 4) {
+            int r0 = o * in, r1 = r0 + in, r2 = r1 + in, r3 = r2 + in;
+            for (int row = 0; row < rows; row++) {
+                int xr = xo + row * in;
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                int i = 0;
+                for (; i < bound; i += L) {
+                    FloatVector xv = FloatVector.fromArray(S, x, xr + i);
+                    a0 = FloatVector.fromArray(S, w, r0 + i).fma(xv, a0);
+                    a1 = FloatVector.fromArray(S, w, r1 + i).fma(xv, a1);
+                    a2 = FloatVector.fromArray(S, w, r2 + i).fma(xv, a2);
+                    a3 = FloatVector.fromArray(S, w, r3 + i).fma(xv, a3);
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+                for (; i < in; i++) {
+                    float xi = x[xr + i];
+                    s0 += w[r0 + i] * xi;
+                    s1 += w[r1 + i] * xi;
+                    s2 += w[r2 + i] * xi;
+                    s3 += w[r3 + i] * xi;
+                }
+                int yr = yo + row * out + o;
+                y[yr] = s0;
+                y[yr + 1] = s1;
+                y[yr + 2] = s2;
+                y[yr + 3] = s3;
+            }
+        }
+        for (; o < to; o++) {
+            for (int row = 0; row < rows; row++) y[yo + row * out + o] = dot(w, o * in, x, xo + row * in, in);
+        }
+    }
+
     static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
         int i = 0;
         int bound = S.loopBound(n);
         FloatVector va = FloatVector.broadcast(S, a);
-        for (; i < bound; i += S.length()) {
+        for (; i < bound; i += L) {
             FloatVector.fromArray(S, x, xo + i).fma(va, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
         }
         for (; i < n; i++) y[yo + i] += a * x[xo + i];
     }
 
-    /** Four dot products of one weight row with four vectors, reading the row once: {@code ys[i+q][o]}. */
-    static void dot4(float[] w, int wo, float[] x0, float[] x1, float[] x2, float[] x3, int n, float[][] ys, int i, int o) {
-        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
-        int j = 0;
+    static void exp(float[] x, int o, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(S, x, o + i).lanewise(VectorOperators.EXP).intoArray(x, o + i);
+        }
+        for (; i < n; i++) x[o + i] = (float) Math.exp(x[o + i]);
+    }
+
+    static void tanh(float[] x, int o, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(S, x, o + i).lanewise(VectorOperators.TANH).intoArray(x, o + i);
+        }
+        for (; i < n; i++) x[o + i] = (float) Math.tanh(x[o + i]);
+    }
+
+    static void sigmoid(float[] x, int o, int n) {
+        int i = 0;
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, o + i);
+            one.div(v.neg().lanewise(VectorOperators.EXP).add(one)).intoArray(x, o + i);
+        }
+        for (; i < n; i++) x[o + i] = (float) (1.0 / (1.0 + Math.exp(-x[o + i])));
+    }
+
+    /** LayerNorm of x[xo, xo+n) into out[oo..], in three vector passes (mean, variance, scale). */
+    static void layerNorm(float[] x, int xo, int n, float[] w, int wo, float[] b, int bo, float eps, float[] out, int oo) {
         int bound = S.loopBound(n);
-        for (; j < bound; j += S.length()) {
-            FloatVector wv = FloatVector.fromArray(S, w, wo + j);
-            a0 = wv.fma(FloatVector.fromArray(S, x0, j), a0);
-            a1 = wv.fma(FloatVector.fromArray(S, x1, j), a1);
-            a2 = wv.fma(FloatVector.fromArray(S, x2, j), a2);
-            a3 = wv.fma(FloatVector.fromArray(S, x3, j), a3);
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i < bound; i += L) acc = acc.add(FloatVector.fromArray(S, x, xo + i));
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += x[xo + i];
+        float mean = sum / n;
+        FloatVector m = FloatVector.broadcast(S, mean);
+        acc = FloatVector.zero(S);
+        for (i = 0; i < bound; i += L) {
+            FloatVector d = FloatVector.fromArray(S, x, xo + i).sub(m);
+            acc = d.fma(d, acc);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) {
-            float wj = w[wo + j];
-            s0 += wj * x0[j];
-            s1 += wj * x1[j];
-            s2 += wj * x2[j];
-            s3 += wj * x3[j];
+        float sq = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sq += (x[xo + i] - mean) * (x[xo + i] - mean);
+        float inv = (float) (1.0 / Math.sqrt(sq / n + eps));
+        FloatVector invV = FloatVector.broadcast(S, inv);
+        for (i = 0; i < bound; i += L) {
+            FloatVector.fromArray(S, x, xo + i).sub(m).mul(invV)
+                    .fma(FloatVector.fromArray(S, w, wo + i), FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
         }
-        ys[i][o] = s0;
-        ys[i + 1][o] = s1;
-        ys[i + 2][o] = s2;
-        ys[i + 3][o] = s3;
+        for (; i < n; i++) out[oo + i] = (x[xo + i] - mean) * inv * w[wo + i] + b[bo + i];
     }
 }

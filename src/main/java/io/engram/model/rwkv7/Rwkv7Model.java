@@ -14,34 +14,54 @@ import java.util.List;
 /**
  * RWKV-7 "Goose" (x070) on DJL. Reading a chunk of T tokens runs every token-wise projection as one
  * {@code [T,C] x [C,C]} product and keeps only the WKV recurrence sequential; the vocabulary head runs for the
- * last token only. Single-token decode on the CPU goes through {@link Rwkv7CpuDecoder}, which reads the same
- * weights from host memory with bandwidth-bound Java kernels.
+ * last token only. On the CPU, {@link Rwkv7Cpu} runs the same equations with Java kernels for everything but
+ * priming's batched products (decode streams the weights from host memory; priming makes a few native calls per
+ * layer instead of a hundred); the all-DJL blocks serve the GPU.
  *
  * <p>Reference: BlinkDL/RWKV-LM {@code RWKV-v7/rwkv_v7_demo.py}, BlinkDL/ChatRWKV {@code rwkv/model.py} (x070),
  * and the equations in {@code shared/oracle/README.md}.
  */
 public final class Rwkv7Model implements LanguageModel {
 
+    /**
+     * Up to this many rows (tokens of a short prompt, or sequences of a batched decode step) the CPU path
+     * multiplies with its Java kernels, which read each weight once for all rows; longer chunks go to DJL, whose
+     * products only pay off once they are compute-bound.
+     */
+    static final int HOST_ROWS = 8;
+
     private final Rwkv7Config cfg;
     private final Rwkv7Weights host;
     private final NDManager manager;
+    private final int chunkSize;
+    /** The CPU path (Java elementwise work, batched DJL products), or null for the all-DJL blocks below. */
+    private final Rwkv7Cpu cpu;
     private final NDArray ln0W, ln0B, lnOutW, lnOutB, head;
     private final TimeMix[] att;
     private final ChannelMix[] ffn;
-    private final Rwkv7CpuDecoder cpuDecoder;
-    private final int chunkSize;
 
     /**
      * @param device    where the DJL tensors live
      * @param chunkSize tokens per batched chunk when reading a document
-     * @param cpuDecode use the Java decode kernels for single-token steps (CPU only)
+     * @param cpuKernels on the CPU, run through {@link Rwkv7Cpu}: Java kernels for decode and for the elementwise
+     *                  work of priming, DJL for priming's batched products. Otherwise (and always on a GPU) every
+     *                  operation is a DJL operation in {@link TimeMix} and {@link ChannelMix}.
      */
-    public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuDecode) {
+    public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels) {
         this.cfg = weights.config;
         this.host = weights;
         this.chunkSize = chunkSize;
         this.manager = NDManager.newBaseManager(device);
         int c = cfg.dim();
+        if (cpuKernels && !device.isGpu()) {
+            cpu = new Rwkv7Cpu(weights, new HostProjections(weights, HOST_ROWS),
+                    new DjlProjections(manager, weights, chunkSize), chunkSize);
+            ln0W = ln0B = lnOutW = lnOutB = head = null;
+            att = null;
+            ffn = null;
+            return;
+        }
+        cpu = null;
         ln0W = Nd.upload(manager, weights.ln0W, c);
         ln0B = Nd.upload(manager, weights.ln0B, c);
         lnOutW = Nd.upload(manager, weights.lnOutW, c);
@@ -53,7 +73,6 @@ public final class Rwkv7Model implements LanguageModel {
             att[i] = new TimeMix(manager, cfg, weights.layers[i], i == 0);
             ffn[i] = new ChannelMix(manager, cfg, weights.layers[i]);
         }
-        this.cpuDecoder = cpuDecode && !device.isGpu() ? new Rwkv7CpuDecoder(weights) : null;
     }
 
     public Rwkv7Config config() {
@@ -89,16 +108,18 @@ public final class Rwkv7Model implements LanguageModel {
     public float[] forward(ModelState modelState, int[] tokens, boolean wantLogits) {
         Rwkv7State state = (Rwkv7State) modelState;
         if (tokens.length == 0) return null;
-        if (tokens.length == 1 && cpuDecoder != null) {
-            float[][] out = cpuDecoder.step(new Rwkv7State[] {state}, tokens, wantLogits);
-            return out == null ? null : out[0];
-        }
         float[] logits = null;
         for (int from = 0; from < tokens.length; from += chunkSize) {
             int to = Math.min(tokens.length, from + chunkSize);
-            logits = chunk(state, tokens, from, to, wantLogits && to == tokens.length);
+            boolean last = wantLogits && to == tokens.length;
+            logits = cpu != null ? cpu.forward(state, tokens, from, to, last) : chunk(state, tokens, from, to, last);
         }
         return logits;
+    }
+
+    /** NDArrays alive under this model: its weights, plus any a forward pass failed to release (for tests). */
+    int liveArrays() {
+        return manager.getManagedArrays().size();
     }
 
     /** Reads tokens[from, to) as one batch; every NDArray made here is closed when the scope ends. */
@@ -129,8 +150,8 @@ public final class Rwkv7Model implements LanguageModel {
     /** One token for each of several sequences: a single batched step on the CPU decode path. */
     @Override
     public float[][] step(List<ModelState> states, int[] tokens) {
-        if (cpuDecoder == null) return LanguageModel.super.step(states, tokens);
-        return cpuDecoder.step(states.toArray(Rwkv7State[]::new), tokens, true);
+        if (cpu == null) return LanguageModel.super.step(states, tokens);
+        return cpu.step(states.toArray(Rwkv7State[]::new), tokens);
     }
 
     @Override
@@ -159,6 +180,7 @@ public final class Rwkv7Model implements LanguageModel {
 
     @Override
     public void close() {
+        if (cpu != null) cpu.close();
         manager.close();
     }
 }

@@ -1,5 +1,8 @@
 package io.engram.model.rwkv7;
 
+import io.engram.model.ops.CpuKernels;
+import io.engram.model.ops.CpuTeam;
+
 /**
  * The RWKV-7 WKV recurrence, the only part of a chunk that must run token by token. For each token and head
  * (S is {@code [N,N]}, row i a value channel, column j a key channel):
@@ -22,18 +25,21 @@ final class WkvRecurrence {
     static float[] run(int t, int h, int n, float[] s, float[] r, float[] w, float[] k, float[] v, float[] a, float[] b) {
         int c = h * n;
         float[] y = new float[t * c];
-        for (int tok = 0; tok < t; tok++) {
-            for (int head = 0; head < h; head++) {
-                int vec = tok * c + head * n;
-                step(n, s, head * n * n, r, w, k, v, a, b, vec, y);
+        CpuTeam.forRange(h, 1, (h0, h1) -> {                 // heads are independent: split them across threads
+            for (int head = h0; head < h1; head++) {
+                for (int tok = 0; tok < t; tok++) step(n, s, head * n * n, r, w, k, v, a, b, tok * c + head * n, y);
             }
-        }
+        });
         return y;
     }
 
-    /** One token of one head: rows of S at {@code so}, vectors at {@code vo}. */
+    /** One token of one head: rows of S at {@code so}, vectors at {@code vo}, y written at {@code vo}. */
     static void step(int n, float[] s, int so, float[] r, float[] w, float[] k, float[] v, float[] a, float[] b,
                      int vo, float[] y) {
+        if (CpuKernels.VECTOR_API) {
+            WkvVector.wkvStep(n, s, so, r, w, k, v, a, b, vo, y, vo);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             int row = so + i * n;
             float sa = 0f;

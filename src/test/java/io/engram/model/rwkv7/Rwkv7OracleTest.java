@@ -32,7 +32,7 @@ class Rwkv7OracleTest {
 
     static Checkpoint vectors;
     static JsonNode meta;
-    static Rwkv7Model djl, cpu, chunk5, fromPth;
+    static Rwkv7Model djl, cpu, chunk5, cpuChunk5, fromPth;
 
     @BeforeAll
     static void load() {
@@ -44,13 +44,14 @@ class Rwkv7OracleTest {
             djl = new Rwkv7Model(w, Device.cpu(), 64, false);
             cpu = new Rwkv7Model(w, Device.cpu(), 64, true);
             chunk5 = new Rwkv7Model(w, Device.cpu(), 5, false);
+            cpuChunk5 = new Rwkv7Model(w, Device.cpu(), 5, true);
             fromPth = new Rwkv7Model(Rwkv7Weights.read(pth), Device.cpu(), 64, true);
         }
     }
 
     @AfterAll
     static void close() {
-        Stream.of(djl, cpu, chunk5, fromPth).forEach(Rwkv7Model::close);
+        Stream.of(djl, cpu, chunk5, cpuChunk5, fromPth).forEach(Rwkv7Model::close);
         vectors.close();
     }
 
@@ -83,7 +84,7 @@ class Rwkv7OracleTest {
     void chunkedPrimingEqualsTokenByToken() {
         int[] tokens = ints(meta.get("seq").get("tokens"));
         float[] want = vectors.get("seq.logits").toFloatArray();
-        for (Rwkv7Model m : List.of(djl, chunk5)) {
+        for (Rwkv7Model m : List.of(djl, chunk5, cpu, cpuChunk5)) {
             ModelState s = m.zeroState();
             float[] last = m.forward(s, tokens, true);
             assertClose("chunked last logits", row(want, 256, tokens.length - 1), last);
@@ -91,9 +92,26 @@ class Rwkv7OracleTest {
             assertEquals(tokens.length, s.position());
         }
         // and priming without the head leaves the same state
-        ModelState s = chunk5.zeroState();
-        assertEquals(null, chunk5.forward(s, tokens, false));
-        assertState("no-logits priming", "seq.final_state", s);
+        for (Rwkv7Model m : List.of(chunk5, cpuChunk5)) {
+            ModelState s = m.zeroState();
+            assertEquals(null, m.forward(s, tokens, false));
+            assertState("no-logits priming", "seq.final_state", s);
+        }
+    }
+
+    @Test
+    void forwardPassesReleaseEveryNativeArray() {
+        int[] tokens = ints(meta.get("seq").get("tokens"));
+        for (Rwkv7Model m : List.of(chunk5, cpuChunk5)) {
+            ModelState s = m.zeroState();
+            m.forward(s, tokens, true);
+            int live = m.liveArrays();
+            for (int i = 0; i < 20; i++) {
+                m.forward(s, tokens, true);
+                m.forward(s, new int[] {tokens[i % tokens.length]}, true);
+            }
+            assertEquals(live, m.liveArrays(), "NDArrays alive after 20 more chunked passes and steps");
+        }
     }
 
     @ParameterizedTest(name = "{0}", autoCloseArguments = false)

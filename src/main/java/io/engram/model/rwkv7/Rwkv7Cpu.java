@@ -1,0 +1,242 @@
+package io.engram.model.rwkv7;
+
+import static io.engram.model.ops.CpuKernels.layerNorm;
+
+import io.engram.model.ops.CpuKernels;
+import io.engram.model.ops.CpuTeam;
+
+/**
+ * RWKV-7 on host memory: the CPU path. It runs {@code t} rows at once: the consecutive tokens of one sequence
+ * (priming a chunk, or decoding one token) or one token of each of {@code t} sequences (batched decode). The
+ * equations are those of {@link TimeMix} and {@link ChannelMix} (ChatRWKV's {@code RWKV_x070_TMix_seq} /
+ * {@code CMix_seq}), written once, row by row, in Java. The token-wise products go to a {@link Rwkv7Projections}:
+ * Java kernels for a few rows ({@link HostProjections}, bandwidth-bound), batched DJL products for a chunk
+ * ({@link DjlProjections}, compute-bound). Everything elementwise, and the WKV recurrence, runs here, split
+ * across the {@link CpuTeam} by rows or by (sequence, head).
+ *
+ * <p>Holds scratch buffers, so like the model it is not thread-safe.
+ */
+final class Rwkv7Cpu implements AutoCloseable {
+
+    private static final float NEG_EXP_HALF = (float) -Math.exp(-0.5);
+    private static final float LN_EPS = Rwkv7Config.LAYER_NORM_EPS;
+    /** Rows (tokens) per block when elementwise work is split across threads. */
+    private static final int ROW_GRAIN = 4;
+
+    private final Rwkv7Weights wt;
+    private final Rwkv7Config cfg;
+    private final HostProjections host;
+    private final Rwkv7Projections batched;
+    private final Rwkv7Activations z;
+    private final float[] lnOut;
+
+    /**
+     * @param host    products for up to {@link HostProjections#maxRows()} rows: they read each weight once for
+     *                all rows, which beats a DJL product while the product is memory-bound
+     * @param batched products for more rows (a chunk of a document), or null to use {@code host} row group by
+     *                row group
+     * @param maxRows the most rows (tokens of one chunk, or sequences of one step) processed at once
+     */
+    Rwkv7Cpu(Rwkv7Weights weights, HostProjections host, Rwkv7Projections batched, int maxRows) {
+        this.wt = weights;
+        this.cfg = weights.config;
+        this.host = host;
+        this.batched = batched;
+        this.z = new Rwkv7Activations(cfg, batched == null ? Math.min(maxRows, host.maxRows()) : maxRows);
+        this.lnOut = new float[z.rows * cfg.dim()];
+    }
+
+    /** The most tokens one {@link #forward} call takes. */
+    int maxRows() {
+        return z.rows;
+    }
+
+    /** Reads {@code tokens[from, to)} (at most {@link #maxRows()}) into {@code state}; logits after the last one if asked. */
+    float[] forward(Rwkv7State state, int[] tokens, int from, int to, boolean wantLogits) {
+        int t = to - from;
+        if (t > z.rows) throw new IllegalArgumentException("chunk of " + t + " tokens > " + z.rows);
+        run(new Rwkv7State[] {state}, tokens, from, t);
+        state.position += t;
+        return wantLogits ? logits(t - 1, 1)[0] : null;
+    }
+
+    /** One decode step for several sequences: {@code tokens[i]} into {@code states[i]}; each one's logits. */
+    float[][] step(Rwkv7State[] states, int[] tokens) {
+        float[][] out = new float[tokens.length][];
+        for (int from = 0; from < tokens.length; from += z.rows) {
+            int t = Math.min(z.rows, tokens.length - from);
+            run(java.util.Arrays.copyOfRange(states, from, from + t), tokens, from, t);
+            float[][] logits = logits(0, t);
+            for (int i = 0; i < t; i++) {
+                states[from + i].position++;
+                out[from + i] = logits[i];
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Runs {@code t} rows through every block. {@code seq} is either one sequence (the rows are its consecutive
+     * tokens: priming) or {@code t} sequences (row i is the next token of sequence i: batched decode).
+     */
+    private void run(Rwkv7State[] seq, int[] tokens, int from, int t) {
+        int c = cfg.dim();
+        for (int i = 0; i < t; i++) {
+            int tok = tokens[from + i];
+            if (tok < 0 || tok >= cfg.vocab()) {
+                throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
+            }
+            layerNorm(wt.emb, tok * c, c, wt.ln0W, 0, wt.ln0B, 0, LN_EPS, z.x, i * c);
+        }
+        Rwkv7Projections p = t <= host.maxRows() || batched == null ? host : batched;
+        for (int l = 0; l < cfg.layers(); l++) {
+            timeMix(p, wt.layers[l], seq, l, t);
+            channelMix(p, wt.layers[l], seq, l, t);
+        }
+    }
+
+    /** Logits of rows {@code [first, first+n)}: {@code LN(x; ln_out) head^T}, the head streamed once for all rows. */
+    private float[][] logits(int first, int n) {
+        int c = cfg.dim(), vocab = cfg.vocab();
+        for (int i = 0; i < n; i++) {
+            layerNorm(z.x, (first + i) * c, c, wt.lnOutW, 0, wt.lnOutB, 0, LN_EPS, lnOut, i * c);
+        }
+        float[] all = new float[n * vocab];
+        CpuKernels.matVecs(new CpuKernels.MatVec(wt.head, vocab, c, lnOut, 0, all, 0, n));
+        float[][] out = new float[n][];
+        for (int i = 0; i < n; i++) out[i] = n == 1 ? all : java.util.Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab);
+        return out;
+    }
+
+    /**
+     * The token shift: layer-norm every row into {@code z.ln}, then fill {@code mixes} from
+     * {@code x + (x_prev - x) * mix}, where x_prev is the previous row of the same sequence, or the sequence's
+     * stored value; that stored value is then advanced to this step's last row.
+     */
+    private void tokenShift(Rwkv7State[] seq, float[][] prevOf, int t, float[] lnW, float[] lnB, Shift mixes) {
+        int c = cfg.dim();
+        boolean oneSequence = seq.length == 1;
+        CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
+            for (int row = r0; row < r1; row++) layerNorm(z.x, row * c, c, lnW, 0, lnB, 0, LN_EPS, z.ln, row * c);
+        });
+        CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
+            for (int row = r0; row < r1; row++) {
+                if (oneSequence && row > 0) mixes.apply(z.ln, (row - 1) * c, row * c);
+                else mixes.apply(prevOf[oneSequence ? 0 : row], 0, row * c);
+            }
+        });
+        if (oneSequence) {
+            System.arraycopy(z.ln, (t - 1) * c, prevOf[0], 0, c);
+        } else {
+            for (int row = 0; row < t; row++) System.arraycopy(z.ln, row * c, prevOf[row], 0, c);
+        }
+    }
+
+    /** Writes the mixes of the row at {@code o} of {@code z.ln}, with x_prev at {@code prev[po..]}. */
+    @FunctionalInterface
+    private interface Shift {
+        void apply(float[] prev, int po, int o);
+    }
+
+    private void timeMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State[] seq, int l, int t) {
+        int c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
+        float[][] prevOf = new float[seq.length][];
+        for (int i = 0; i < seq.length; i++) prevOf[i] = seq[i].attXPrev[l];
+        tokenShift(seq, prevOf, t, w.ln1W, w.ln1B, (prev, po, o) -> {
+            for (int i = 0; i < c; i++) {
+                float x = z.ln[o + i], d = prev[po + i] - x;
+                z.xr[o + i] = x + d * w.xR[i];
+                z.xw[o + i] = x + d * w.xW[i];
+                z.xk[o + i] = x + d * w.xK[i];
+                z.xv[o + i] = x + d * w.xV[i];
+                z.xa[o + i] = x + d * w.xA[i];
+                z.xg[o + i] = x + d * w.xG[i];
+            }
+        });
+
+        p.timeMixIn(l, t, z);
+
+        CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
+            for (int row = r0; row < r1; row++) mixVectors(w, l, row * c);
+        });
+        // S = S*w + (S @ -kk)(kk*a)^T + v k^T ; y = S r ; then GroupNorm, bonus and gate. Each (sequence, head)
+        // is an independent recurrence: one sequence runs its rows in order, head by head.
+        boolean oneSequence = seq.length == 1;
+        CpuTeam.forRange(oneSequence ? h : t * h, 1, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                int head = i % h, first = oneSequence ? 0 : i / h, last = oneSequence ? t : first + 1;
+                float[] s = seq[oneSequence ? 0 : first].attKv[l];
+                for (int row = first; row < last; row++) {
+                    int o = row * c + head * n;
+                    WkvRecurrence.step(n, s, head * n * n, z.r, z.w, z.k, z.v, z.negKk, z.kkA, o, z.y);
+                    layerNorm(z.y, o, n, w.lnxW, head * n, w.lnxB, head * n, Rwkv7Config.GROUP_NORM_EPS, z.y, o);
+                    float bonus = 0f;                        // (r . k * r_k) v
+                    for (int j = 0; j < n; j++) bonus += z.r[o + j] * z.k[o + j] * w.rK[head * n + j];
+                    for (int j = 0; j < n; j++) z.y[o + j] = (z.y[o + j] + bonus * z.v[o + j]) * z.g[o + j];
+                }
+            }
+        });
+
+        p.timeMixOut(l, t, z);
+        addResidual(t);
+    }
+
+    /**
+     * One token's w, a, v, kk and k from the projections (row offset {@code o}):
+     * <pre>
+     *   w  = exp(-e^-0.5 sigmoid(w0 + w))           the per-channel decay, in (0.5452, 1)
+     *   a  = sigmoid(a0 + a)                         the in-context learning rate
+     *   v += (v_first - v) sigmoid(v0 + vMix)       (layer 0: v_first = v)
+     *   kk = L2-normalise(k * k_k) per head ;  k = k * (1 + (a - 1) k_a)
+     * </pre>
+     */
+    private void mixVectors(Rwkv7Weights.Layer w, int l, int o) {
+        int c = cfg.dim(), n = cfg.headSize();
+        for (int i = 0; i < c; i++) z.w[o + i] += w.w0[i];
+        CpuKernels.sigmoid(z.w, o, c);
+        for (int i = 0; i < c; i++) z.w[o + i] *= NEG_EXP_HALF;
+        CpuKernels.exp(z.w, o, c);
+        for (int i = 0; i < c; i++) z.a[o + i] += w.a0[i];
+        CpuKernels.sigmoid(z.a, o, c);
+        if (l == 0) {
+            System.arraycopy(z.v, o, z.vFirst, o, c);
+        } else {
+            for (int i = 0; i < c; i++) z.vMix[o + i] += w.v0[i];
+            CpuKernels.sigmoid(z.vMix, o, c);
+            for (int i = 0; i < c; i++) z.v[o + i] += (z.vFirst[o + i] - z.v[o + i]) * z.vMix[o + i];
+        }
+        for (int i = 0; i < c; i++) z.negKk[o + i] = z.k[o + i] * w.kK[i];
+        for (int ho = o; ho < o + c; ho += n) {
+            float inv = (float) (1.0 / Math.max(Math.sqrt(CpuKernels.dot(z.negKk, ho, z.negKk, ho, n)), 1e-12));
+            for (int j = 0; j < n; j++) z.negKk[ho + j] *= inv;
+        }
+        for (int i = 0; i < c; i++) {
+            float kk = z.negKk[o + i], a = z.a[o + i];
+            z.kkA[o + i] = kk * a;
+            z.negKk[o + i] = -kk;
+            z.k[o + i] *= 1 + (a - 1) * w.kA[i];
+        }
+    }
+
+    private void channelMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State[] seq, int l, int t) {
+        int c = cfg.dim();
+        float[][] prevOf = new float[seq.length][];
+        for (int i = 0; i < seq.length; i++) prevOf[i] = seq[i].ffnXPrev[l];
+        tokenShift(seq, prevOf, t, w.ln2W, w.ln2B, (prev, po, o) -> {
+            for (int i = 0; i < c; i++) z.xk[o + i] = z.ln[o + i] + (prev[po + i] - z.ln[o + i]) * w.ffnXK[i];
+        });
+        p.channelMix(l, t, z);
+        addResidual(t);
+    }
+
+    private void addResidual(int t) {
+        int n = t * cfg.dim();
+        for (int i = 0; i < n; i++) z.x[i] += z.dx[i];
+    }
+
+    @Override
+    public void close() {
+        host.close();
+        if (batched != null) batched.close();
+    }
+}
