@@ -37,7 +37,8 @@ final class LoadBenchmark {
         AtomicInteger errors = new AtomicInteger(), generated = new AtomicInteger();
         CompletableFuture<Void> prime = null;
         if (concurrentPrimeTokens != null) {
-            int[] doc = new java.util.Random(99).ints(concurrentPrimeTokens, 1, 60000).toArray();
+            // a new document every run: the same one would be answered from the store without priming
+            int[] doc = new java.util.Random(System.nanoTime()).ints(concurrentPrimeTokens, 1, 60000).toArray();
             String body = "{\"tokens\":" + Arrays.toString(doc).replace(" ", "") + "}";
             prime = CompletableFuture.runAsync(() -> {
                 try {
