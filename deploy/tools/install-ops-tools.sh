@@ -28,6 +28,6 @@ PY
   command -v kubectl >/dev/null || install -m 0755 "$work/kubectl/kubectl" "$BIN/kubectl"
 fi
 
-prometheus --version 2>&1 | head -n 1
+prometheus --version 2>&1 | sed -n 1p
 helm version --short
-kubectl version --client 2>/dev/null | head -n 1
+kubectl version --client 2>/dev/null | sed -n 1p
