@@ -100,6 +100,7 @@ public final class Benchmark {
             System.out.printf("run %d: prime %.0f tok/s, decode %.1f tok/s%n", r, primeTokens / primeS, decodeTokens / decodeS);
         }
         m.close();
+        double gbps = Ceilings.decodeKernelGbps(runs), gflops = Ceilings.djlGemmGflops(chunkTokens, 768, 3072, runs);
 
         Double httpMs = null;
         if (http) httpMs = httpRoundTrip(modelDir.getParent(), modelId, chunkTokens, runs, rnd);
@@ -113,6 +114,8 @@ public final class Benchmark {
         System.out.printf("| priming a %d-token document | %.0f tok/s |%n", primeTokens, median(prime));
         System.out.printf("| single-stream decode | %.1f tok/s (%.1f ms/token) |%n", median(decode), 1000 / median(decode));
         if (httpMs != null) System.out.printf("| POST /v1/states + POST /v1/generate (32 tokens), HTTP | %.0f ms |%n", httpMs);
+        System.out.printf("| ceiling: decode kernel read bandwidth, 512 MB | %.1f GB/s |%n", gbps);
+        System.out.printf("| ceiling: DJL product [%d,768]x[768,3072] | %.0f GFLOP/s |%n", chunkTokens, gflops);
         if (!loadResults.isEmpty()) {
             System.out.println();
             LoadBenchmark.print(loadResults);

@@ -12,8 +12,13 @@ public final class CpuKernels {
     /** Whether the Vector API module is present in this JVM. */
     public static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
-    /** Fewest matrix rows (of about a thousand columns) worth handing to another thread. */
-    private static final int ROW_GRAIN = 32;
+    /** Columns per block when {@link #vecMat} splits its output across the team. */
+    private static final int COLUMN_GRAIN = 128;
+    /**
+     * Weights per block when a product is split across the team (96 KB, 32 rows of 768): large enough for the
+     * prefetchers to stream, small enough that the last block finishes soon after the others.
+     */
+    private static final int GRAIN_FLOATS = 32 * 768;
 
     private CpuKernels() {}
 
@@ -47,9 +52,13 @@ public final class CpuKernels {
      * (r, k, v and the LoRA down-projections) so that the team is woken once instead of seven times.
      */
     public static void matVecs(MatVec... jobs) {
-        int total = 0;
-        for (MatVec j : jobs) total += j.out();
-        CpuTeam.forRange(total, ROW_GRAIN, (from, to) -> {
+        int total = 0, widest = 1;
+        for (MatVec j : jobs) {
+            total += j.out();
+            widest = Math.max(widest, j.in());
+        }
+        int grain = Math.max(4, GRAIN_FLOATS / widest / 4 * 4);
+        CpuTeam.forRange(total, grain, (from, to) -> {
             int base = 0;
             for (MatVec j : jobs) {
                 int lo = Math.max(from, base), hi = Math.min(to, base + j.out());
@@ -79,7 +88,7 @@ public final class CpuKernels {
 
     /** {@link #vecMat(float[], float[], int, int, float[])} at offsets, with the output columns split across the team. */
     public static void vecMat(float[] x, int xo, float[] m, int in, int out, float[] y, int yo) {
-        CpuTeam.forRange(out, 4 * ROW_GRAIN, (from, to) -> vecMatColumns(x, xo, m, in, out, y, yo, from, to));
+        CpuTeam.forRange(out, COLUMN_GRAIN, (from, to) -> vecMatColumns(x, xo, m, in, out, y, yo, from, to));
     }
 
     /** Columns {@code [from, to)} of {@code x @ M}. */

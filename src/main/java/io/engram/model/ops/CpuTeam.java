@@ -15,7 +15,8 @@ import java.util.concurrent.locks.LockSupport;
  * thread descheduled by another process (the machine may be shared) delays the job by one block at most.
  *
  * <p>One team serves the process. A caller that finds it busy (another model's thread, or a nested call) runs
- * the whole range itself, so callers never wait for each other and never deadlock.
+ * the blocks itself, so callers never wait for each other and never deadlock. If blocks fail, every block still
+ * runs and the call then throws the last failure.
  */
 public final class CpuTeam {
 
@@ -53,27 +54,31 @@ public final class CpuTeam {
         if (n <= 0) return;
         int g = Math.max(1, grain);
         int blocks = (int) ((n + (long) g - 1) / g);
-        if (blocks == 1 || HELPERS.length == 0 || !BUSY.compareAndSet(false, true)) {
+        if (blocks == 1) {
             task.run(0, n);
             return;
         }
-        try {
-            Job job = new Job(task, n, g, blocks, Thread.currentThread());
-            current = job;
-            for (Helper h : HELPERS) h.wake();
-            job.work();
-            long spinUntil = System.nanoTime() + SPIN_NANOS;
-            while (job.done.get() < blocks) {
-                if (System.nanoTime() < spinUntil) Thread.onSpinWait();
-                else LockSupport.parkNanos(job, 100_000);
+        Job job = new Job(task, n, g, blocks, Thread.currentThread());
+        if (HELPERS.length == 0 || !BUSY.compareAndSet(false, true)) {
+            job.work();                                         // alone: the same blocks, one after the other
+        } else {
+            try {
+                current = job;
+                for (Helper h : HELPERS) h.wake();
+                job.work();
+                long spinUntil = System.nanoTime() + SPIN_NANOS;
+                while (job.done.get() < blocks) {
+                    if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+                    else LockSupport.parkNanos(job, 100_000);
+                }
+                current = null;
+            } finally {
+                BUSY.set(false);
             }
-            current = null;
-            Throwable t = job.failure;
-            if (t instanceof RuntimeException e) throw e;
-            if (t instanceof Error e) throw e;
-        } finally {
-            BUSY.set(false);
         }
+        Throwable t = job.failure;
+        if (t instanceof RuntimeException e) throw e;
+        if (t instanceof Error e) throw e;
     }
 
     private static final class Job {

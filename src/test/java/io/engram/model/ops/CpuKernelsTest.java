@@ -1,0 +1,77 @@
+package io.engram.model.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.engram.model.ops.CpuKernels.MatVec;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The CPU kernels against plain double-precision loops, on odd shapes that exercise every tail. */
+class CpuKernelsTest {
+
+    private static final Random RND = new Random(11);
+
+    private static float[] rand(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) RND.nextGaussian();
+        return a;
+    }
+
+    private static void close(double want, float got, String what) {
+        assertEquals(want, got, 1e-4 * Math.max(1, Math.abs(want)), what);
+    }
+
+    @Test
+    void matVecsOfSeveralRowsAndJobsEqualTheDefinition() {
+        int[][] shapes = {{1, 1}, {3, 5}, {37, 19}, {768, 64}, {130, 771}};
+        for (int rows : new int[] {1, 2, 5, 8}) {
+            MatVec[] jobs = new MatVec[shapes.length];
+            for (int s = 0; s < shapes.length; s++) {
+                int out = shapes[s][0], in = shapes[s][1];
+                jobs[s] = new MatVec(rand(out * in), out, in, rand(3 + rows * in), 3, new float[2 + rows * out], 2, rows);
+            }
+            CpuKernels.matVecs(jobs);
+            for (MatVec j : jobs) {
+                for (int r = 0; r < rows; r++) {
+                    for (int o = 0; o < j.out(); o++) {
+                        double want = 0;
+                        for (int i = 0; i < j.in(); i++) want += (double) j.w()[o * j.in() + i] * j.x()[j.xo() + r * j.in() + i];
+                        close(want, j.y()[j.yo() + r * j.out() + o], j.out() + "x" + j.in() + " row " + r + " out " + o);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void vecMatLayerNormAndActivations() {
+        int in = 67, out = 301;
+        float[] x = rand(in), m = rand(in * out), y = new float[out];
+        CpuKernels.vecMat(x, m, in, out, y);
+        for (int o = 0; o < out; o++) {
+            double want = 0;
+            for (int i = 0; i < in; i++) want += (double) x[i] * m[i * out + o];
+            close(want, y[o], "vecMat " + o);
+        }
+
+        int n = 771;
+        float[] v = rand(n), w = rand(n), b = rand(n), ln = new float[n];
+        CpuKernels.layerNorm(v, 0, n, w, 0, b, 0, 1e-5f, ln, 0);
+        double mean = 0, var = 0;
+        for (float f : v) mean += f;
+        mean /= n;
+        for (float f : v) var += (f - mean) * (f - mean);
+        var /= n;
+        for (int i = 0; i < n; i++) close((v[i] - mean) / Math.sqrt(var + 1e-5) * w[i] + b[i], ln[i], "layerNorm " + i);
+
+        float[] e = v.clone(), s = v.clone(), t = v.clone();
+        CpuKernels.exp(e, 0, n);
+        CpuKernels.sigmoid(s, 0, n);
+        CpuKernels.tanh(t, 0, n);
+        for (int i = 0; i < n; i++) {
+            close(Math.exp(v[i]), e[i], "exp " + i);
+            close(1 / (1 + Math.exp(-v[i])), s[i], "sigmoid " + i);
+            close(Math.tanh(v[i]), t[i], "tanh " + i);
+        }
+    }
+}
