@@ -107,23 +107,24 @@ public final class DemoModel {
         }
     }
 
-    private static void put(Map<String, HostTensor> t, String name, float[] data, long... shape) {
+    /** Random-checkpoint helpers, shared with {@link RetNetDemoModel}. */
+    static void put(Map<String, HostTensor> t, String name, float[] data, long... shape) {
         t.put(name, HostTensor.ofFloats(name, shape, data));
     }
 
-    private static float[] fill(int n, float v) {
+    static float[] fill(int n, float v) {
         float[] a = new float[n];
         java.util.Arrays.fill(a, v);
         return a;
     }
 
-    private static float[] uniform(SplittableRandom r, int n, double lo, double hi) {
+    static float[] uniform(SplittableRandom r, int n, double lo, double hi) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) (lo + (hi - lo) * r.nextDouble());
         return a;
     }
 
-    private static float[] normal(SplittableRandom r, long n, double std) {
+    static float[] normal(SplittableRandom r, long n, double std) {
         float[] a = new float[Math.toIntExact(n)];
         for (int i = 0; i < a.length; i++) {
             // Box-Muller on two uniforms: SplittableRandom has no nextGaussian in Java 17

@@ -50,52 +50,33 @@ public final class RetNetDemoModel {
         SplittableRandom rnd = new SplittableRandom(seed);
         int d = cfg.dim(), dv = cfg.valueDim(), f = cfg.ffnDim(), v = cfg.vocab(), h = cfg.heads(), dk = cfg.keyDim();
         Map<String, HostTensor> t = new LinkedHashMap<>();
-        put(t, "embed_tokens.weight", normal(rnd, (long) v * d, Math.pow(d, -0.5)), v, d);
-        if (cfg.layernormEmbedding()) put(t, "layernorm_embedding.weight", uniform(rnd, d, 0.5, 1.5), d);
+        DemoModel.put(t, "embed_tokens.weight", DemoModel.normal(rnd, (long) v * d, Math.pow(d, -0.5)), v, d);
+        if (cfg.layernormEmbedding()) DemoModel.put(t, "layernorm_embedding.weight", DemoModel.uniform(rnd, d, 0.5, 1.5), d);
         double sd = Math.pow(d, -0.5);
         for (int i = 0; i < cfg.layers(); i++) {
             String p = "layers." + i + ".";
-            put(t, p + "retention.q_proj.weight", normal(rnd, (long) d * d, sd), d, d);
-            put(t, p + "retention.k_proj.weight", normal(rnd, (long) d * d, sd), d, d);
-            put(t, p + "retention.v_proj.weight", normal(rnd, (long) dv * d, sd), dv, d);
-            put(t, p + "retention.g_proj.weight", normal(rnd, (long) dv * d, sd), dv, d);
-            put(t, p + "retention.out_proj.weight", normal(rnd, (long) d * dv, Math.pow(dv, -0.5)), d, dv);
-            put(t, p + "retention_layer_norm.weight", uniform(rnd, d, 0.5, 1.5), d);
-            put(t, p + "ffn.fc1.weight", normal(rnd, (long) f * d, sd), f, d);
-            put(t, p + "ffn.gate.weight", normal(rnd, (long) f * d, sd), f, d);
-            put(t, p + "ffn.fc2.weight", normal(rnd, (long) d * f, Math.pow(f, -0.5)), d, f);
-            put(t, p + "final_layer_norm.weight", uniform(rnd, d, 0.5, 1.5), d);
+            DemoModel.put(t, p + "retention.q_proj.weight", DemoModel.normal(rnd, (long) d * d, sd), d, d);
+            DemoModel.put(t, p + "retention.k_proj.weight", DemoModel.normal(rnd, (long) d * d, sd), d, d);
+            DemoModel.put(t, p + "retention.v_proj.weight", DemoModel.normal(rnd, (long) dv * d, sd), dv, d);
+            DemoModel.put(t, p + "retention.g_proj.weight", DemoModel.normal(rnd, (long) dv * d, sd), dv, d);
+            DemoModel.put(t, p + "retention.out_proj.weight", DemoModel.normal(rnd, (long) d * dv, Math.pow(dv, -0.5)), d, dv);
+            DemoModel.put(t, p + "retention_layer_norm.weight", DemoModel.uniform(rnd, d, 0.5, 1.5), d);
+            DemoModel.put(t, p + "ffn.fc1.weight", DemoModel.normal(rnd, (long) f * d, sd), f, d);
+            DemoModel.put(t, p + "ffn.gate.weight", DemoModel.normal(rnd, (long) f * d, sd), f, d);
+            DemoModel.put(t, p + "ffn.fc2.weight", DemoModel.normal(rnd, (long) d * f, Math.pow(f, -0.5)), d, f);
+            DemoModel.put(t, p + "final_layer_norm.weight", DemoModel.uniform(rnd, d, 0.5, 1.5), d);
         }
-        put(t, "layer_norm.weight", uniform(rnd, d, 0.5, 1.5), d);
-        put(t, "output_projection.weight", normal(rnd, (long) v * d, sd), v, d);
+        DemoModel.put(t, "layer_norm.weight", DemoModel.uniform(rnd, d, 0.5, 1.5), d);
+        DemoModel.put(t, "output_projection.weight", DemoModel.normal(rnd, (long) v * d, sd), v, d);
         float[] angle = new float[dk];
         for (int i = 0; i < dk / 2; i++) {
             double lin = dk / 2 == 1 ? 0 : (double) i / (dk / 2 - 1);
             angle[2 * i] = angle[2 * i + 1] = (float) (1.0 / Math.pow(10000, lin));
         }
-        put(t, "retnet_rel_pos.angle", angle, dk);
+        DemoModel.put(t, "retnet_rel_pos.angle", angle, dk);
         float[] decay = new float[h];
         for (int i = 0; i < h; i++) decay[i] = (float) Math.log(1 - Math.pow(2, -5 - i));
-        put(t, "retnet_rel_pos.decay", decay, h);
+        DemoModel.put(t, "retnet_rel_pos.decay", decay, h);
         return t;
-    }
-
-    private static void put(Map<String, HostTensor> t, String name, float[] data, long... shape) {
-        t.put(name, HostTensor.ofFloats(name, shape, data));
-    }
-
-    private static float[] uniform(SplittableRandom r, int n, double lo, double hi) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (lo + (hi - lo) * r.nextDouble());
-        return a;
-    }
-
-    private static float[] normal(SplittableRandom r, long n, double std) {
-        float[] a = new float[Math.toIntExact(n)];
-        for (int i = 0; i < a.length; i++) {
-            double u = 1.0 - r.nextDouble(), w = r.nextDouble();
-            a[i] = (float) (std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
-        }
-        return a;
     }
 }
