@@ -1,0 +1,364 @@
+package io.engram.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.norm.LayerNorm;
+import io.engram.model.rwkv7.Rwkv7Config;
+import io.engram.weights.HostTensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * RWKV-7 (x070) as a differentiable, batched DJL computation for training. The equations are those of the serving
+ * blocks {@code io.engram.model.rwkv7.TimeMix} and {@code ChannelMix} (BlinkDL/RWKV-LM {@code RWKV-v7}, and
+ * {@code shared/oracle/README.md}) with a batch axis in front; the WKV recurrence runs token by token as a chain of
+ * autograd operations, so gradients flow through the state into earlier tokens, earlier documents and
+ * {@link #mean}. Parameters are held by their checkpoint names (the same names {@code Rwkv7Weights} reads), in
+ * their checkpoint layout: {@code nn.Linear} weights are {@code [out,in]} and used as {@code x @ W^T}.
+ *
+ * <p>State tensors, per layer l at index 3l..3l+2: {@code att_x_prev [B,C]}, {@code att_kv [B,H,N,N]} (row a value
+ * channel, column a key channel, as {@code Rwkv7State}), {@code ffn_x_prev [B,C]}.
+ */
+public final class Rwkv7Trainable implements TrainableModel {
+
+    /** Shape of a model to train: layers, width, head size, vocabulary, FFN width and LoRA ranks. */
+    public record Shape(int layers, int dim, int headSize, int vocab, int ffnDim, int dw, int da, int dv, int dg) {
+        public Rwkv7Config config() {
+            return new Rwkv7Config(layers, dim, dim / headSize, headSize, vocab, ffnDim, dw, da, dv, dg);
+        }
+    }
+
+    private final Rwkv7Config cfg;
+    private final NDManager manager;
+    private final Map<String, NDArray> params = new LinkedHashMap<>();
+    private final Map<String, long[]> shapes = new LinkedHashMap<>();
+
+    private Rwkv7Trainable(Rwkv7Config cfg, Map<String, HostTensor> tensors, Device device) {
+        this.cfg = cfg;
+        this.manager = NDManager.newBaseManager(device);
+        for (Map.Entry<String, HostTensor> e : tensors.entrySet()) {
+            if (e.getKey().matches("blocks\\.0\\.att\\.v[012]")) continue; // unused in block 0, as in Rwkv7Weights
+            NDArray a = manager.create(e.getValue().toFloatArray(), new ai.djl.ndarray.types.Shape(e.getValue().shape()));
+            a.setRequiresGradient(true);
+            params.put(e.getKey(), a);
+            shapes.put(e.getKey(), e.getValue().shape());
+        }
+    }
+
+    /** A model holding {@code tensors} (checkpoint names; e.g. from {@link #init} or a saved checkpoint). */
+    public static Rwkv7Trainable create(Rwkv7Config cfg, Map<String, HostTensor> tensors, Device device) {
+        return new Rwkv7Trainable(cfg, tensors, device);
+    }
+
+    /**
+     * The initialisation of BlinkDL/RWKV-LM's {@code RWKV-v7/train_temp} model: token-shift mixes and decays
+     * graded by depth and channel, LoRA down-projections at zero, output projections at zero, tiny embeddings
+     * (normalised by {@code ln0}). Orthogonal inits are replaced by scaled Gaussians.
+     */
+    public static Map<String, HostTensor> init(Shape s, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int c = s.dim(), v = s.vocab(), f = s.ffnDim(), l = s.layers(), h = c / s.headSize();
+        Map<String, HostTensor> t = new LinkedHashMap<>();
+        put(t, uniform(rnd, (long) v * c, 1e-4), "emb.weight", v, c);
+        for (int i = 0; i < l; i++) {
+            String p = "blocks." + i + ".";
+            double r01 = l == 1 ? 0 : (double) i / (l - 1);      // 0 at the bottom, 1 at the top
+            double r10 = 1.0 - (double) i / l;                   // 1 at the bottom, towards 0 at the top
+            if (i == 0) {
+                put(t, fill(c, 1), p + "ln0.weight", c);
+                put(t, fill(c, 0), p + "ln0.bias", c);
+            }
+            put(t, fill(c, 1), p + "ln1.weight", c);
+            put(t, fill(c, 0), p + "ln1.bias", c);
+            put(t, fill(c, 1), p + "ln2.weight", c);
+            put(t, fill(c, 0), p + "ln2.bias", c);
+            double[] mixPow = {0.2, 0.9, 0.7, 0.7, 0.9, 0.2};
+            String[] mixes = {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"};
+            for (int m = 0; m < mixes.length; m++) {
+                float[] x = new float[c];
+                for (int j = 0; j < c; j++) x[j] = (float) (1 - Math.pow((double) j / c, mixPow[m] * r10));
+                put(t, x, p + "att." + mixes[m], 1, 1, c);
+            }
+            float[] w0 = new float[c];
+            for (int j = 0; j < c; j++) {
+                w0[j] = (float) (-7 + 5 * Math.pow((double) j / (c - 1), 0.85 + Math.sqrt(r01)) + 0.5);
+            }
+            put(t, w0, p + "att.w0", 1, 1, c);
+            put(t, fill(c * s.dw(), 0), p + "att.w1", c, s.dw());
+            put(t, normal(rnd, (long) s.dw() * c, 0.1 / Math.sqrt(s.dw())), p + "att.w2", s.dw(), c);
+            put(t, fill(c, 0), p + "att.a0", 1, 1, c);
+            put(t, fill(c * s.da(), 0), p + "att.a1", c, s.da());
+            put(t, normal(rnd, (long) s.da() * c, 0.1 / Math.sqrt(s.da())), p + "att.a2", s.da(), c);
+            if (i > 0) {
+                put(t, fill(c, 1), p + "att.v0", 1, 1, c);
+                put(t, fill(c * s.dv(), 0), p + "att.v1", c, s.dv());
+                put(t, normal(rnd, (long) s.dv() * c, 0.1 / Math.sqrt(s.dv())), p + "att.v2", s.dv(), c);
+            }
+            put(t, fill(c * s.dg(), 0), p + "att.g1", c, s.dg());
+            put(t, normal(rnd, (long) s.dg() * c, 0.1 / Math.sqrt(s.dg())), p + "att.g2", s.dg(), c);
+            put(t, fill(c, 0.85f), p + "att.k_k", 1, 1, c);
+            put(t, fill(c, 1), p + "att.k_a", 1, 1, c);
+            put(t, fill(c, 0), p + "att.r_k", h, s.headSize());
+            double sc = 1 / Math.sqrt(c);
+            put(t, uniform(rnd, (long) c * c, 0.5 * sc), p + "att.receptance.weight", c, c);
+            put(t, uniform(rnd, (long) c * c, 0.05 * sc), p + "att.key.weight", c, c);
+            put(t, uniform(rnd, (long) c * c, 0.5 * sc), p + "att.value.weight", c, c);
+            put(t, fill(c * c, 0), p + "att.output.weight", c, c);
+            put(t, fill(c, (float) Math.pow((1.0 + i) / l, 0.7)), p + "att.ln_x.weight", c);
+            put(t, fill(c, 0), p + "att.ln_x.bias", c);
+            float[] xk = new float[c];
+            for (int j = 0; j < c; j++) xk[j] = (float) (1 - Math.pow((double) j / c, Math.pow(r10, 4)));
+            put(t, xk, p + "ffn.x_k", 1, 1, c);
+            put(t, uniform(rnd, (long) f * c, 0.5 * sc), p + "ffn.key.weight", f, c);
+            put(t, fill(c * f, 0), p + "ffn.value.weight", c, f);
+        }
+        put(t, fill(c, 1), "ln_out.weight", c);
+        put(t, fill(c, 0), "ln_out.bias", c);
+        put(t, normal(rnd, (long) v * c, 0.5 / Math.sqrt(c)), "head.weight", v, c);
+        return t;
+    }
+
+    @Override
+    public String architecture() {
+        return "rwkv7";
+    }
+
+    @Override
+    public int vocabSize() {
+        return cfg.vocab();
+    }
+
+    public Rwkv7Config config7() {
+        return cfg;
+    }
+
+    @Override
+    public Map<String, NDArray> parameters() {
+        return params;
+    }
+
+    @Override
+    public TrainState zeroState(NDManager m, int batch) {
+        int c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
+        List<NDArray> t = new ArrayList<>();
+        for (int l = 0; l < cfg.layers(); l++) {
+            t.add(m.zeros(new ai.djl.ndarray.types.Shape(batch, c)));
+            t.add(m.zeros(new ai.djl.ndarray.types.Shape(batch, h, n, n)));
+            t.add(m.zeros(new ai.djl.ndarray.types.Shape(batch, c)));
+        }
+        return new TrainState(t, 0, null);
+    }
+
+    @Override
+    public Step forward(NDArray tokens, TrainState state) {
+        long b = tokens.getShape().get(0), t = tokens.getShape().get(1);
+        int c = cfg.dim();
+        NDArray x = tokens.toType(DataType.INT64, false).oneHot(cfg.vocab()).matMul(p("emb.weight"));                        // [B,T,C]
+        x = ln(x, "blocks.0.ln0", Rwkv7Config.LAYER_NORM_EPS);                                // [B,T,C]
+        List<NDArray> next = new ArrayList<>();
+        NDArray vFirst = null;
+        for (int l = 0; l < cfg.layers(); l++) {
+            List<NDArray> in = state.tensors().subList(3 * l, 3 * l + 3);
+            TimeMixOut att = timeMix(x, l, in.get(0), in.get(1), vFirst);
+            vFirst = att.vFirst;
+            x = x.add(att.dx);                                                                // [B,T,C]
+            NDArray[] ffn = channelMix(x, l, in.get(2));
+            x = x.add(ffn[0]);                                                                // [B,T,C]
+            next.add(att.xPrev);
+            next.add(att.kv);
+            next.add(ffn[1]);
+        }
+        NDArray logits = ln(x, "ln_out", Rwkv7Config.LAYER_NORM_EPS)                          // [B,T,C]
+                .matMul(p("head.weight").transpose());                                        // [B,T,V]
+        return new Step(logits, new TrainState(next, state.position() + t, null));
+    }
+
+    private record TimeMixOut(NDArray dx, NDArray vFirst, NDArray xPrev, NDArray kv) {}
+
+    /** {@code TimeMix.forward} with a batch axis; see there for the equations. */
+    private TimeMixOut timeMix(NDArray x, int l, NDArray xPrev, NDArray kv, NDArray vFirst) {
+        String p = "blocks." + l + ".att.";
+        long b = x.getShape().get(0), t = x.getShape().get(1);
+        int c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
+
+        NDArray xa = ln(x, "blocks." + l + ".ln1", Rwkv7Config.LAYER_NORM_EPS);                // [B,T,C]
+        NDArray prev = shift(xPrev, xa);                                                      // [B,T,C]
+        NDArray d = prev.sub(xa);                                                             // [B,T,C]
+        NDArray xr = lerp(xa, d, p + "x_r"), xw = lerp(xa, d, p + "x_w"), xk = lerp(xa, d, p + "x_k");
+        NDArray xv = lerp(xa, d, p + "x_v"), xaa = lerp(xa, d, p + "x_a"), xg = lerp(xa, d, p + "x_g");
+
+        NDArray r = linear(xr, p + "receptance.weight");                                      // [B,T,C]
+        NDArray k = linear(xk, p + "key.weight");                                             // [B,T,C]
+        NDArray v = linear(xv, p + "value.weight");                                           // [B,T,C]
+        NDArray w = Activation.sigmoid(xw.matMul(p(p + "w1")).tanh().matMul(p(p + "w2")).add(vec(p + "w0"))) // [B,T,C]
+                .mul(-Math.exp(-0.5)).exp();                                                  // decay in (0.5452, 1)
+        NDArray a = Activation.sigmoid(xaa.matMul(p(p + "a1")).matMul(p(p + "a2")).add(vec(p + "a0"))); // [B,T,C]
+        NDArray g = Activation.sigmoid(xg.matMul(p(p + "g1"))).matMul(p(p + "g2"));           // [B,T,C]
+
+        NDArray kk = k.mul(vec(p + "k_k")).reshape(b, t, h, n);                               // [B,T,H,N]
+        kk = kk.div(kk.norm(new int[] {-1}, true).maximum(1e-12f)).reshape(b, t, c);          // [B,T,C] unit per head
+        k = a.sub(1f).mul(vec(p + "k_a")).add(1f).mul(k);                                     // [B,T,C]
+
+        NDArray vFirstOut = vFirst;
+        if (l == 0) {
+            vFirstOut = v;
+        } else {
+            NDArray mix = Activation.sigmoid(xv.matMul(p(p + "v1")).matMul(p(p + "v2")).add(vec(p + "v0"))); // [B,T,C]
+            v = vFirst.sub(v).mul(mix).add(v);                                                // [B,T,C]
+        }
+
+        // S = S*diag(w) + (S a) b^T + v k^T,  y = S r,  with a = -kk, b = kk*a (WkvRecurrence), token by token.
+        // S carries a leading axis of 1 so every per-token slice below broadcasts without a reshape.
+        NDList wT = perToken(w, b, t, h, n, true), kT = perToken(k, b, t, h, n, true);        // T x [1,B,H,1,N]
+        NDList aT = perToken(kk.neg(), b, t, h, n, false), bT = perToken(kk.mul(a), b, t, h, n, true);
+        NDList vT = perToken(v, b, t, h, n, false), rT = perToken(r, b, t, h, n, false);      // T x [1,B,H,N,1]
+        NDArray s = kv.expandDims(0);                                                         // [1,B,H,N,N]
+        NDList ys = new NDList();
+        for (int i = 0; i < t; i++) {
+            s = s.mul(wT.get(i))                                                              // [1,B,H,N,N]
+                    .add(s.matMul(aT.get(i)).matMul(bT.get(i)))
+                    .add(vT.get(i).matMul(kT.get(i)));
+            ys.add(s.matMul(rT.get(i)));                                                      // [1,B,H,N,1]
+        }
+        NDArray y = NDArrays.concat(ys, 0).reshape(t, b, h, n).transpose(1, 0, 2, 3);          // [B,T,H,N]
+
+        NDManager m = x.getManager();
+        NDArray yn = LayerNorm.layerNorm(y, new ai.djl.ndarray.types.Shape(n),                  // per-head GroupNorm
+                m.ones(new ai.djl.ndarray.types.Shape(n)), m.zeros(new ai.djl.ndarray.types.Shape(n)),
+                Rwkv7Config.GROUP_NORM_EPS).singletonOrThrow().reshape(b, t, c)                // [B,T,C]
+                .mul(p(p + "ln_x.weight")).add(p(p + "ln_x.bias"));
+        NDArray bonus = r.mul(k).mul(p(p + "r_k").reshape(c)).reshape(b, t, h, n)
+                .sum(new int[] {-1}, true);                                                   // [B,T,H,1]
+        yn = yn.add(bonus.mul(v.reshape(b, t, h, n)).reshape(b, t, c));                       // [B,T,C]
+        NDArray dx = linear(yn.mul(g), p + "output.weight");                                  // [B,T,C]
+        return new TimeMixOut(dx, vFirstOut, last(xa), s.squeeze(0));
+    }
+
+    /** {@code ChannelMix.forward} with a batch axis: the residual update and the new {@code ffn_x_prev}. */
+    private NDArray[] channelMix(NDArray x, int l, NDArray xPrev) {
+        String p = "blocks." + l + ".ffn.";
+        NDArray xf = ln(x, "blocks." + l + ".ln2", Rwkv7Config.LAYER_NORM_EPS);               // [B,T,C]
+        NDArray k = Activation.relu(linear(lerp(xf, shift(xPrev, xf).sub(xf), p + "x_k"), p + "key.weight"))
+                .square();                                                                    // [B,T,F]
+        return new NDArray[] {linear(k, p + "value.weight"), last(xf)};                       // [B,T,C], [B,C]
+    }
+
+    /** [B,T,C] → T slices shaped [1,B,H,1,N] (a row vector per head) or [1,B,H,N,1] (a column). */
+    private static NDList perToken(NDArray x, long b, long t, int h, int n, boolean row) {
+        NDArray r = row ? x.reshape(b, t, h, 1, n) : x.reshape(b, t, h, n, 1);                // [B,T,H,·,·]
+        return r.transpose(1, 0, 2, 3, 4).split(t, 0);                                        // T x [1,B,H,·,·]
+    }
+
+    @Override
+    public TrainState mean(TrainState states, int groups, float[] weights) {
+        if (weights.length != groups) throw new IllegalArgumentException(groups + " groups but " + weights.length + " weights");
+        List<NDArray> out = new ArrayList<>();
+        for (NDArray s : states.tensors()) {
+            long[] shape = s.getShape().getShape();
+            long[] grouped = new long[shape.length + 1];
+            grouped[0] = shape[0] / groups;
+            grouped[1] = groups;
+            System.arraycopy(shape, 1, grouped, 2, shape.length - 1);
+            long[] wShape = new long[grouped.length];
+            java.util.Arrays.fill(wShape, 1);
+            wShape[1] = groups;
+            NDArray w = s.getManager().create(weights, new ai.djl.ndarray.types.Shape(wShape));  // [1,g,1,..]
+            out.add(s.reshape(grouped).mul(w).sum(new int[] {1}));                                // [B/g,...]
+        }
+        return new TrainState(out, states.position(), null);
+    }
+
+    @Override
+    public Map<String, HostTensor> checkpoint() {
+        Map<String, HostTensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            out.put(e.getKey(), HostTensor.ofFloats(e.getKey(), shapes.get(e.getKey()), e.getValue().toFloatArray()));
+        }
+        return out;
+    }
+
+    @Override
+    public Map<String, Object> config() {
+        return Map.of();
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    // --- small helpers ---------------------------------------------------------------------------------------
+
+    private NDArray p(String name) {
+        NDArray a = params.get(name);
+        if (a == null) throw new IllegalStateException("no parameter " + name);
+        return a;
+    }
+
+    /** A {@code [1,1,C]} parameter as {@code [C]}. */
+    private NDArray vec(String name) {
+        return p(name).reshape(cfg.dim());
+    }
+
+    private NDArray ln(NDArray x, String prefix, float eps) {
+        NDArray w = p(prefix + ".weight");
+        return LayerNorm.layerNorm(x, new ai.djl.ndarray.types.Shape(w.getShape().get(0)), w, p(prefix + ".bias"), eps)
+                .singletonOrThrow();
+    }
+
+    /** {@code x @ W^T} for an {@code nn.Linear} weight {@code [out,in]}. */
+    private NDArray linear(NDArray x, String name) {
+        return x.matMul(p(name).transpose());
+    }
+
+    /** {@code x + (prev - x) * mix}, given {@code d = prev - x}. */
+    private NDArray lerp(NDArray x, NDArray d, String mix) {
+        return d.mul(vec(mix)).add(x);
+    }
+
+    /** Token shift: row t is row t-1 of x, row 0 the state's previous token. {@code prev [B,C]}, x {@code [B,T,C]}. */
+    private static NDArray shift(NDArray prev, NDArray x) {
+        long t = x.getShape().get(1);
+        NDArray p = prev.expandDims(1);                                                       // [B,1,C]
+        if (t == 1) return p;
+        return NDArrays.concat(new NDList(p, x.get(":, 0:" + (t - 1))), 1);                   // [B,T,C]
+    }
+
+    private static NDArray last(NDArray x) {
+        return x.get(":, -1");                                                                // [B,C]
+    }
+
+    private static void put(Map<String, HostTensor> t, float[] data, String name, long... shape) {
+        t.put(name, HostTensor.ofFloats(name, shape, data));
+    }
+
+    private static float[] fill(int n, float v) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
+    private static float[] uniform(SplittableRandom r, long n, double bound) {
+        float[] a = new float[Math.toIntExact(n)];
+        for (int i = 0; i < a.length; i++) a[i] = (float) ((2 * r.nextDouble() - 1) * bound);
+        return a;
+    }
+
+    private static float[] normal(SplittableRandom r, long n, double std) {
+        float[] a = new float[Math.toIntExact(n)];
+        for (int i = 0; i < a.length; i++) {
+            double u = 1.0 - r.nextDouble(), w = r.nextDouble();
+            a[i] = (float) (std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
+        }
+        return a;
+    }
+}
