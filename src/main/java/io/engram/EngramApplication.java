@@ -10,7 +10,8 @@ import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 /**
  * Engram's one entry point. {@code java -jar engram.jar} serves the HTTP API;
  * {@code java -jar engram.jar bench ...} runs the benchmark and {@code bench-store ...} the state-store benchmark
- * (see docs/PERFORMANCE.md); {@code java -jar engram.jar warmup} unpacks libtorch into {@code DJL_CACHE_DIR} and
+ * (see docs/PERFORMANCE.md); {@code train ...} trains a model on the recall corpus and {@code eval-memory ...}
+ * measures it (docs/COMPOSABLE_MEMORY.md); {@code java -jar engram.jar warmup} unpacks libtorch into {@code DJL_CACHE_DIR} and
  * exits (image builds).
  */
 @SpringBootApplication
@@ -25,6 +26,12 @@ public class EngramApplication {
         }
         if (args.length > 0 && args[0].equals("bench-store")) {
             System.exit(io.engram.bench.StoreBenchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("train")) {
+            System.exit(io.engram.train.TrainCommand.train(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("eval-memory")) {
+            System.exit(io.engram.train.TrainCommand.evaluate(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
         if (args.length > 0 && args[0].equals("warmup")) System.exit(DjlWarmup.run());
         SpringApplication.run(EngramApplication.class, args);

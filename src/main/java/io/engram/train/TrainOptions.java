@@ -39,7 +39,7 @@ public record TrainOptions(String arch, Objective objective, int steps, int batc
 
     /** The defaults of {@code train}: the demo model's recipe. */
     public static TrainOptions defaults(Path out) {
-        return new TrainOptions("rwkv7", Objective.COMPOSABLE, 3000, 16, 3e-3f, 100, 1.0f, 1L, 4, 128, 32, 2,
+        return new TrainOptions("rwkv7", Objective.COMPOSABLE, 3000, 16, 3e-3f, 100, 1.0f, 1L, 4, 128, 32, 1,
                 new int[] {1, 2, 4}, out, 250);
     }
 

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -52,9 +53,12 @@ public final class Trainer implements AutoCloseable {
     private final Map<String, NDArray> mean = new LinkedHashMap<>(), variance = new LinkedHashMap<>();
     private final Tracker schedule;
     private int step;
+    /** Steps whose gradient was not finite and which therefore left the weights unchanged. */
+    private int skipped;
 
     /** What one step measured. */
-    public record StepResult(int step, float loss, float plainLoss, float composableLoss, float gradNorm, float lr, long tokens) {}
+    public record StepResult(int step, float loss, float plainLoss, float composableLoss, float gradNorm, float lr, long tokens,
+                             int skipped) {}
 
     public Trainer(TrainOptions o, boolean resume) throws IOException {
         this.o = o;
@@ -69,6 +73,7 @@ public final class Trainer implements AutoCloseable {
             weights = read(o.out().resolve("model.safetensors"));
             Map<?, ?> s = JsonMapper.builder().build().readValue(Files.readString(stateJson), Map.class);
             step = ((Number) s.get("step")).intValue();
+            skipped = s.get("skipped") instanceof Number k ? k.intValue() : 0;
         } else {
             weights = null;
         }
@@ -105,7 +110,7 @@ public final class Trainer implements AutoCloseable {
 
     /** The RetNet shape for the options: value width 2·D and FFN 2·D (torchscale's ratios), SwiGLU, no embed scaling. */
     static RetNetConfig retnetConfig(TrainOptions o, int vocab) {
-        return new RetNetConfig(o.dim(), 2 * o.dim(), o.layers(), 2 * o.dim(), o.dim() / o.headSize(),
+        return new RetNetConfig(o.dim(), 2 * o.dim(), o.dim() / o.headSize(), 2 * o.dim(), o.layers(),
                 RetNetConfig.Activation.SWISH, true, false, 1e-6f, vocab, 512);
     }
 
@@ -113,7 +118,13 @@ public final class Trainer implements AutoCloseable {
         return model;
     }
 
-    public int step() {
+    /** Steps skipped because their gradient was not finite. */
+    public int skippedSteps() {
+        return skipped;
+    }
+
+    /** Steps done so far (including those of a resumed run). */
+    public int stepsDone() {
         return step;
     }
 
@@ -158,7 +169,7 @@ public final class Trainer implements AutoCloseable {
             }
             float norm = update(lr);
             step++;
-            return new StepResult(step, plain + composable, plain, composable, norm, lr, tokens);
+            return new StepResult(step, plain + composable, plain, composable, norm, lr, tokens, skipped);
         }
     }
 
@@ -235,6 +246,21 @@ public final class Trainer implements AutoCloseable {
             }
         }
         float norm = (float) Math.sqrt(sq);
+        if (!Float.isFinite(norm)) {
+            // a non-finite gradient (seen rarely with RetNet on the PyTorch CPU engine): skip the update, as mixed-precision
+            // loss scalers do, rather than write NaN into every weight and the moments; counted and reported
+            skipped++;
+            for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+                try (NDArray g = e.getValue().getGradient()) {
+                    if (skipped <= 3 && !Float.isFinite(g.square().sum().getFloat())) {
+                        System.err.printf("%nstep %d: gradient of %s is not finite (NaN: %b, max |g| %s); update skipped%n", step + 1,
+                                e.getKey(), g.isNaN().any().getBoolean(), g.abs().max().getFloat());
+                    }
+                    g.set(new NDIndex("..."), 0f);
+                }
+            }
+            return norm;
+        }
         float rescale = norm > o.clip() ? o.clip() / norm : 1f;
         int t = step + 1;
         float corrected = (float) (lr * Math.sqrt(1 - Math.pow(BETA2, t)) / (1 - Math.pow(BETA1, t)));
@@ -242,8 +268,7 @@ public final class Trainer implements AutoCloseable {
             NDArray p = e.getValue();
             try (NDArray g = p.getGradient()) {
                 p.getNDArrayInternal().adamUpdate(new NDList(p, g, mean.get(e.getKey()), variance.get(e.getKey())),
-                        new NDList(p), corrected, lr, 0f, rescale, -1f, BETA1, BETA2, EPS, true, false);
-                g.subi(g);
+                        new NDList(p), corrected, lr, 0f, rescale, -1f, BETA1, BETA2, EPS, true, false); // zeroes p's gradient
             }
         }
         return norm;
@@ -270,7 +295,7 @@ public final class Trainer implements AutoCloseable {
         config.put("training", o.describe());
         JsonMapper json = JsonMapper.builder().build();
         atomic(o.out().resolve("config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(config));
-        atomic(o.out().resolve(STATE_JSON), json.writeValueAsString(Map.of("step", step, "options", o.describe())));
+        atomic(o.out().resolve(STATE_JSON), json.writeValueAsString(Map.of("step", step, "skipped", skipped, "options", o.describe())));
     }
 
     private static void write(Path file, Map<String, HostTensor> t, Map<String, String> meta) throws IOException {
@@ -315,14 +340,15 @@ public final class Trainer implements AutoCloseable {
 
         void update(StepResult r) {
             tokens += r.tokens();
-            smooth = Double.isNaN(smooth) ? r.loss() : 0.95 * smooth + 0.05 * r.loss();
+            if (Float.isFinite(r.loss())) smooth = Double.isNaN(smooth) ? r.loss() : 0.95 * smooth + 0.05 * r.loss();
             double secs = (System.nanoTime() - start) / 1e9;
             int done = r.step() - first;
             double eta = secs / done * (total - r.step());
             int width = 30, filled = (int) ((long) width * r.step() / total);
-            String line = String.format("[%s%s] %d/%d loss %.3f (plain %.3f, composable %.3f) |g| %.2f lr %.2e %,.0f tok/s %s ETA %s",
+            String line = String.format("[%s%s] %d/%d loss %.3f (plain %.3f, composable %.3f) |g| %.2f lr %.2e %,.0f tok/s %s ETA %s%s",
                     "#".repeat(filled), ".".repeat(width - filled), r.step(), total, smooth, r.plainLoss(),
-                    r.composableLoss(), r.gradNorm(), r.lr(), tokens / secs, clock(secs), clock(eta));
+                    r.composableLoss(), r.gradNorm(), r.lr(), tokens / secs, clock(secs), clock(eta),
+                    r.skipped() > 0 ? " (" + r.skipped() + " non-finite steps skipped)" : "");
             boolean milestone = r.step() == total || r.step() % Math.max(1, total / 20) == 0;
             out.print("\r" + line + (milestone ? "\n" : ""));
             out.flush();
