@@ -178,7 +178,7 @@ public final class Rwkv7Trainable implements TrainableModel {
             next.add(ffn[1]);
         }
         NDArray logits = ln(x, "ln_out", Rwkv7Config.LAYER_NORM_EPS)                          // [B,T,C]
-                .matMul(p("head.weight").transpose());                                        // [B,T,V]
+                .matMul(step(x.getManager(), p("head.weight").transpose()));                                        // [B,T,V]
         return new Step(logits, new TrainState(next, state.position() + t, null));
     }
 
@@ -199,20 +199,20 @@ public final class Rwkv7Trainable implements TrainableModel {
         NDArray r = linear(xr, p + "receptance.weight");                                      // [B,T,C]
         NDArray k = linear(xk, p + "key.weight");                                             // [B,T,C]
         NDArray v = linear(xv, p + "value.weight");                                           // [B,T,C]
-        NDArray w = Activation.sigmoid(xw.matMul(p(p + "w1")).tanh().matMul(p(p + "w2")).add(vec(p + "w0"))) // [B,T,C]
+        NDArray w = Activation.sigmoid(xw.matMul(p(p + "w1")).tanh().matMul(p(p + "w2")).add(vec(x.getManager(), p + "w0"))) // [B,T,C]
                 .mul(-Math.exp(-0.5)).exp();                                                  // decay in (0.5452, 1)
-        NDArray a = Activation.sigmoid(xaa.matMul(p(p + "a1")).matMul(p(p + "a2")).add(vec(p + "a0"))); // [B,T,C]
+        NDArray a = Activation.sigmoid(xaa.matMul(p(p + "a1")).matMul(p(p + "a2")).add(vec(x.getManager(), p + "a0"))); // [B,T,C]
         NDArray g = Activation.sigmoid(xg.matMul(p(p + "g1"))).matMul(p(p + "g2"));           // [B,T,C]
 
-        NDArray kk = k.mul(vec(p + "k_k")).reshape(b, t, h, n);                               // [B,T,H,N]
+        NDArray kk = k.mul(vec(x.getManager(), p + "k_k")).reshape(b, t, h, n);                               // [B,T,H,N]
         kk = kk.div(kk.norm(new int[] {-1}, true).maximum(1e-12f)).reshape(b, t, c);          // [B,T,C] unit per head
-        k = a.sub(1f).mul(vec(p + "k_a")).add(1f).mul(k);                                     // [B,T,C]
+        k = a.sub(1f).mul(vec(x.getManager(), p + "k_a")).add(1f).mul(k);                                     // [B,T,C]
 
         NDArray vFirstOut = vFirst;
         if (l == 0) {
             vFirstOut = v;
         } else {
-            NDArray mix = Activation.sigmoid(xv.matMul(p(p + "v1")).matMul(p(p + "v2")).add(vec(p + "v0"))); // [B,T,C]
+            NDArray mix = Activation.sigmoid(xv.matMul(p(p + "v1")).matMul(p(p + "v2")).add(vec(x.getManager(), p + "v0"))); // [B,T,C]
             v = vFirst.sub(v).mul(mix).add(v);                                                // [B,T,C]
         }
 
@@ -236,7 +236,7 @@ public final class Rwkv7Trainable implements TrainableModel {
                 m.ones(new ai.djl.ndarray.types.Shape(n)), m.zeros(new ai.djl.ndarray.types.Shape(n)),
                 Rwkv7Config.GROUP_NORM_EPS).singletonOrThrow().reshape(b, t, c)                // [B,T,C]
                 .mul(p(p + "ln_x.weight")).add(p(p + "ln_x.bias"));
-        NDArray bonus = r.mul(k).mul(p(p + "r_k").reshape(c)).reshape(b, t, h, n)
+        NDArray bonus = r.mul(k).mul(step(x.getManager(), p(p + "r_k").reshape(c))).reshape(b, t, h, n)
                 .sum(new int[] {-1}, true);                                                   // [B,T,H,1]
         yn = yn.add(bonus.mul(v.reshape(b, t, h, n)).reshape(b, t, c));                       // [B,T,C]
         NDArray dx = linear(yn.mul(g), p + "output.weight");                                  // [B,T,C]
@@ -304,9 +304,17 @@ public final class Rwkv7Trainable implements TrainableModel {
         return a;
     }
 
-    /** A {@code [1,1,C]} parameter as {@code [C]}. */
-    private NDArray vec(String name) {
-        return p(name).reshape(cfg.dim());
+    /**
+     * A {@code [1,1,C]} parameter as {@code [C]}. Views of parameters are created in the parameters' manager; they are
+     * moved to {@code m}, the step's manager, so they are freed with the step.
+     */
+    private NDArray vec(NDManager m, String name) {
+        return step(m, p(name).reshape(cfg.dim()));
+    }
+
+    private static NDArray step(NDManager m, NDArray view) {
+        view.attach(m);
+        return view;
     }
 
     private NDArray ln(NDArray x, String prefix, float eps) {
@@ -317,12 +325,12 @@ public final class Rwkv7Trainable implements TrainableModel {
 
     /** {@code x @ W^T} for an {@code nn.Linear} weight {@code [out,in]}. */
     private NDArray linear(NDArray x, String name) {
-        return x.matMul(p(name).transpose());
+        return x.matMul(step(x.getManager(), p(name).transpose()));
     }
 
     /** {@code x + (prev - x) * mix}, given {@code d = prev - x}. */
     private NDArray lerp(NDArray x, NDArray d, String mix) {
-        return d.mul(vec(mix)).add(x);
+        return d.mul(vec(x.getManager(), mix)).add(x);
     }
 
     /** Token shift: row t is row t-1 of x, row 0 the state's previous token. {@code prev [B,C]}, x {@code [B,T,C]}. */

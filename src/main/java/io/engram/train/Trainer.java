@@ -241,8 +241,9 @@ public final class Trainer implements AutoCloseable {
     private float update(float lr) {
         double sq = 0;
         for (NDArray p : model.parameters().values()) {
-            try (NDArray g = p.getGradient()) {
-                sq += g.square().sum().getFloat();
+            // the gradient and anything computed from it live in the parameter's (long-lived) manager: close them here
+            try (NDArray g = p.getGradient(); NDArray g2 = g.square(); NDArray s = g2.sum()) {
+                sq += s.getFloat();
             }
         }
         float norm = (float) Math.sqrt(sq);
@@ -251,10 +252,12 @@ public final class Trainer implements AutoCloseable {
             // loss scalers do, rather than write NaN into every weight and the moments; counted and reported
             skipped++;
             for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
-                try (NDArray g = e.getValue().getGradient()) {
-                    if (skipped <= 3 && !Float.isFinite(g.square().sum().getFloat())) {
+                try (NDArray g = e.getValue().getGradient(); NDManager tmp = manager.newSubManager()) {
+                    NDArray gt = g.duplicate();
+                    gt.attach(tmp);
+                    if (skipped <= 3 && !Float.isFinite(gt.square().sum().getFloat())) {
                         System.err.printf("%nstep %d: gradient of %s is not finite (NaN: %b, max |g| %s); update skipped%n", step + 1,
-                                e.getKey(), g.isNaN().any().getBoolean(), g.abs().max().getFloat());
+                                e.getKey(), gt.isNaN().any().getBoolean(), gt.abs().max().getFloat());
                     }
                     g.set(new NDIndex("..."), 0f);
                 }
@@ -292,6 +295,14 @@ public final class Trainer implements AutoCloseable {
         config.put("description", "Trained by Engram on a synthetic fact-recall corpus (" + o.objective().name().toLowerCase()
                 + " objective, step " + step + " of " + o.steps() + "); see models/demo/README.md");
         config.putAll(model.config());
+        // chat messages in the corpus's own format: documents as system text, "\nQ: …" questions, " A:" answers
+        Map<String, Object> chat = new LinkedHashMap<>();
+        chat.put("system", "{content}");
+        chat.put("user", "\nQ: {content}");
+        chat.put("assistant", " A: {content}");
+        chat.put("generation_prompt", " A:");
+        chat.put("stop", List.of("."));
+        config.put("chat_template", chat);
         config.put("training", o.describe());
         JsonMapper json = JsonMapper.builder().build();
         atomic(o.out().resolve("config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(config));
