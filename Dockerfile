@@ -8,6 +8,7 @@ WORKDIR /src
 COPY pom.xml .
 RUN mvn -B -q dependency:go-offline
 COPY src src
+COPY models/demo models/demo
 RUN mvn -B -q -DskipTests package
 
 FROM eclipse-temurin:17-jre

@@ -34,8 +34,9 @@ public class ModelRegistry implements DisposableBean {
         this.device = resolveDevice(props.device());
         Path dir = props.modelsDir().toAbsolutePath().normalize();
         if (props.demo().enabled() && DemoModel.shouldCreate(dir)) {
-            log.info("No model folders in {}: writing the random-weight demo model to {}/demo", dir, dir);
-            DemoModel.write(dir.resolve(DemoModel.ID), DemoModel.DEMO_SHAPE, DemoModel.SEED);
+            boolean trained = DemoModel.install(dir.resolve(DemoModel.ID));
+            log.info("No model folders in {}: installed the {} demo model in {}/demo", dir,
+                    trained ? "trained (fact recall)" : "random-weight", dir);
         }
         if (!Files.isDirectory(dir)) {
             throw new IllegalStateException("engram.models-dir " + dir + " does not exist: create it with one folder per model");

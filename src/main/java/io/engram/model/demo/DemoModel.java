@@ -13,9 +13,9 @@ import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
 /**
- * Writes a random-weight RWKV-7 checkpoint, deterministically from a seed, with the official tensor names.
- * It serves as the out-of-the-box demo model (its output is random text) and, at the real 0.1B shape, as the
- * benchmark model, since real weights cannot be downloaded here.
+ * Installs the demo model ({@link #install}: the trained recall model from {@code models/demo}, bundled in the jar)
+ * and writes random-weight RWKV-7 checkpoints, deterministically from a seed, with the official tensor names: at the
+ * real 0.1B shape they are the benchmark model, since real weights cannot be downloaded here.
  */
 public final class DemoModel {
 
@@ -32,6 +32,32 @@ public final class DemoModel {
     public static final Shape RWKV7_0_1B = new Shape(12, 768, 64, 65536, 3072, 64, 64, 32, 128);
 
     private DemoModel() {}
+
+    /** The trained demo model's files, bundled in the jar from {@code models/demo} (see models/demo/README.md). */
+    static final String[] TRAINED_FILES = {"config.json", "model.safetensors", VOCAB, "README.md"};
+
+    /**
+     * Installs the demo model into {@code dir}: the trained recall model bundled in the jar when it is there, else
+     * (a jar built without {@code models/demo}) random weights at {@link #DEMO_SHAPE}.
+     *
+     * @return true if the trained model was installed
+     */
+    public static boolean install(Path dir) throws IOException {
+        if (DemoModel.class.getResource("/demo-model/model.safetensors") == null) {
+            write(dir, DEMO_SHAPE, SEED);
+            return false;
+        }
+        Files.createDirectories(dir);
+        for (String f : TRAINED_FILES) {
+            try (InputStream in = DemoModel.class.getResourceAsStream("/demo-model/" + f)) {
+                if (in == null) throw new IOException("the bundled demo model lacks " + f);
+                Path tmp = dir.resolve(f + ".tmp");
+                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+                Files.move(tmp, dir.resolve(f), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            }
+        }
+        return true;
+    }
 
     /** True when {@code modelsDir} is missing or holds no model folder. */
     public static boolean shouldCreate(Path modelsDir) throws IOException {
