@@ -37,7 +37,10 @@ public record TrainOptions(String arch, Objective objective, int steps, int batc
         if (dim % headSize != 0) throw new IllegalArgumentException("--dim " + dim + " is not a multiple of --head-size " + headSize);
     }
 
-    /** The defaults of {@code train}: the demo model's recipe. */
+    /**
+     * The defaults of {@code train}: the composable RWKV-7 run of docs/COMPOSABLE_MEMORY.md; the demo model is these
+     * with {@code --objective plain --steps 6000}.
+     */
     public static TrainOptions defaults(Path out) {
         return new TrainOptions("rwkv7", Objective.COMPOSABLE, 3000, 16, 3e-3f, 100, 1.0f, 1L, 4, 128, 32, 1,
                 new int[] {1, 2, 4}, out, 250);
