@@ -160,9 +160,9 @@ public final class Rwkv7Trainable implements TrainableModel {
 
     @Override
     public Step forward(NDArray tokens, TrainState state) {
-        long b = tokens.getShape().get(0), t = tokens.getShape().get(1);
-        int c = cfg.dim();
-        NDArray x = tokens.toType(DataType.INT64, false).oneHot(cfg.vocab()).matMul(p("emb.weight"));                        // [B,T,C]
+        long t = tokens.getShape().get(1);
+        NDArray x = tokens.toType(DataType.INT64, false).oneHot(cfg.vocab())                   // [B,T,V]
+                .matMul(p("emb.weight"));                                                     // [B,T,C]
         x = ln(x, "blocks.0.ln0", Rwkv7Config.LAYER_NORM_EPS);                                // [B,T,C]
         List<NDArray> next = new ArrayList<>();
         NDArray vFirst = null;
@@ -178,7 +178,7 @@ public final class Rwkv7Trainable implements TrainableModel {
             next.add(ffn[1]);
         }
         NDArray logits = ln(x, "ln_out", Rwkv7Config.LAYER_NORM_EPS)                          // [B,T,C]
-                .matMul(step(x.getManager(), p("head.weight").transpose()));                                        // [B,T,V]
+                .matMul(step(x.getManager(), p("head.weight").transpose()));                  // [B,T,V]
         return new Step(logits, new TrainState(next, state.position() + t, null));
     }
 
@@ -199,20 +199,21 @@ public final class Rwkv7Trainable implements TrainableModel {
         NDArray r = linear(xr, p + "receptance.weight");                                      // [B,T,C]
         NDArray k = linear(xk, p + "key.weight");                                             // [B,T,C]
         NDArray v = linear(xv, p + "value.weight");                                           // [B,T,C]
-        NDArray w = Activation.sigmoid(xw.matMul(p(p + "w1")).tanh().matMul(p(p + "w2")).add(vec(x.getManager(), p + "w0"))) // [B,T,C]
+        NDManager m = x.getManager();
+        NDArray w = Activation.sigmoid(xw.matMul(p(p + "w1")).tanh().matMul(p(p + "w2")).add(vec(m, p + "w0"))) // [B,T,C]
                 .mul(-Math.exp(-0.5)).exp();                                                  // decay in (0.5452, 1)
-        NDArray a = Activation.sigmoid(xaa.matMul(p(p + "a1")).matMul(p(p + "a2")).add(vec(x.getManager(), p + "a0"))); // [B,T,C]
+        NDArray a = Activation.sigmoid(xaa.matMul(p(p + "a1")).matMul(p(p + "a2")).add(vec(m, p + "a0"))); // [B,T,C]
         NDArray g = Activation.sigmoid(xg.matMul(p(p + "g1"))).matMul(p(p + "g2"));           // [B,T,C]
 
-        NDArray kk = k.mul(vec(x.getManager(), p + "k_k")).reshape(b, t, h, n);                               // [B,T,H,N]
+        NDArray kk = k.mul(vec(m, p + "k_k")).reshape(b, t, h, n);                            // [B,T,H,N]
         kk = kk.div(kk.norm(new int[] {-1}, true).maximum(1e-12f)).reshape(b, t, c);          // [B,T,C] unit per head
-        k = a.sub(1f).mul(vec(x.getManager(), p + "k_a")).add(1f).mul(k);                                     // [B,T,C]
+        k = a.sub(1f).mul(vec(m, p + "k_a")).add(1f).mul(k);                                  // [B,T,C]
 
         NDArray vFirstOut = vFirst;
         if (l == 0) {
             vFirstOut = v;
         } else {
-            NDArray mix = Activation.sigmoid(xv.matMul(p(p + "v1")).matMul(p(p + "v2")).add(vec(x.getManager(), p + "v0"))); // [B,T,C]
+            NDArray mix = Activation.sigmoid(xv.matMul(p(p + "v1")).matMul(p(p + "v2")).add(vec(m, p + "v0"))); // [B,T,C]
             v = vFirst.sub(v).mul(mix).add(v);                                                // [B,T,C]
         }
 
@@ -231,7 +232,6 @@ public final class Rwkv7Trainable implements TrainableModel {
         }
         NDArray y = NDArrays.concat(ys, 0).reshape(t, b, h, n).transpose(1, 0, 2, 3);          // [B,T,H,N]
 
-        NDManager m = x.getManager();
         NDArray yn = LayerNorm.layerNorm(y, new ai.djl.ndarray.types.Shape(n),                  // per-head GroupNorm
                 m.ones(new ai.djl.ndarray.types.Shape(n)), m.zeros(new ai.djl.ndarray.types.Shape(n)),
                 Rwkv7Config.GROUP_NORM_EPS).singletonOrThrow().reshape(b, t, c)                // [B,T,C]

@@ -13,16 +13,23 @@ public final class TrainCommand {
 
     private TrainCommand() {}
 
+    static final String USAGE = "usage: train [--arch rwkv7|retnet] [--objective plain|composable] [--steps N] [--batch B]"
+            + " [--lr X] [--warmup N] [--clip X] [--seed S] [--layers L] [--dim D] [--head-size N] [--facts F]"
+            + " [--docs 1,2,4] [--out DIR] [--checkpoint-every N] [--resume]";
+
     public static int train(String[] args) throws Exception {
+        if (Arrays.asList(args).contains("--help")) {
+            System.out.println(USAGE);
+            System.out.println("defaults: " + TrainOptions.defaults(Path.of("runs")).describe() + ", out runs/<arch>-<objective>");
+            return 0;
+        }
         boolean resume = Arrays.asList(args).contains("--resume");
         TrainOptions o;
         try {
             o = TrainOptions.parse(args);
         } catch (IllegalArgumentException e) {
             System.err.println("train: " + e.getMessage());
-            System.err.println("usage: train [--arch rwkv7|retnet] [--objective plain|composable] [--steps N] [--batch B] [--lr X]"
-                    + " [--warmup N] [--clip X] [--seed S] [--layers L] [--dim D] [--head-size N] [--facts F] [--docs 1,2,4]"
-                    + " [--out DIR] [--checkpoint-every N] [--resume]");
+            System.err.println(USAGE);
             return 2;
         }
         long t0 = System.nanoTime();

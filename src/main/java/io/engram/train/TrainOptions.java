@@ -22,7 +22,7 @@ import java.util.Map;
  * @param headSize         RWKV-7 head size / RetNet key dimension per head
  * @param factsPerDocument facts in each document
  * @param documents        group sizes to draw from: each step reads groups of this many documents
- * @param out              the model folder to write (and resume from)
+ * @param out              the model folder to write (and resume from); default {@code runs/<arch>-<objective>}
  * @param checkpointEvery  steps between checkpoints
  */
 public record TrainOptions(String arch, Objective objective, int steps, int batch, float lr, int warmup, float clip,
@@ -48,7 +48,7 @@ public record TrainOptions(String arch, Objective objective, int steps, int batc
 
     /** Parses {@code --key value} arguments over {@link #defaults}. */
     public static TrainOptions parse(String[] args) {
-        TrainOptions d = defaults(Path.of("models/demo"));
+        TrainOptions d = defaults(Path.of("runs"));
         Map<String, String> a = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             if (!args[i].startsWith("--")) throw new IllegalArgumentException("unexpected argument '" + args[i] + "'");
@@ -71,7 +71,8 @@ public record TrainOptions(String arch, Objective objective, int steps, int batc
                 Integer.parseInt(a.getOrDefault("head-size", "" + d.headSize)),
                 Integer.parseInt(a.getOrDefault("facts", "" + d.factsPerDocument)),
                 Arrays.stream(a.getOrDefault("docs", "1,2,4").split(",")).mapToInt(Integer::parseInt).toArray(),
-                Path.of(a.getOrDefault("out", d.out.toString())),
+                Path.of(a.getOrDefault("out", "runs/" + a.getOrDefault("arch", d.arch) + "-"
+                        + a.getOrDefault("objective", d.objective.name()).toLowerCase())),
                 Integer.parseInt(a.getOrDefault("checkpoint-every", "" + d.checkpointEvery)));
         a.keySet().removeAll(java.util.Set.of("arch", "objective", "steps", "batch", "lr", "warmup", "clip", "seed", "layers",
                 "dim", "head-size", "facts", "docs", "out", "checkpoint-every"));

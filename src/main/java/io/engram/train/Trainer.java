@@ -293,7 +293,7 @@ public final class Trainer implements AutoCloseable {
         config.put("architecture", model.architecture());
         config.put("tokenizer", "rwkv-world");
         config.put("description", "Trained by Engram on a synthetic fact-recall corpus (" + o.objective().name().toLowerCase()
-                + " objective, step " + step + " of " + o.steps() + "); see models/demo/README.md");
+                + " objective, step " + step + " of " + o.steps() + "); see docs/COMPOSABLE_MEMORY.md");
         config.putAll(model.config());
         // chat messages in the corpus's own format: documents as system text, "\nQ: …" questions, " A:" answers
         Map<String, Object> chat = new LinkedHashMap<>();
