@@ -12,9 +12,9 @@ import ai.djl.nn.core.Linear;
 import io.engram.model.demo.RetNetDemoModel;
 import io.engram.model.retnet.RetNetConfig;
 import io.engram.model.retnet.RetNetWeights;
-import io.engram.weights.Checkpoint;
 import io.engram.weights.CheckpointException;
 import io.engram.weights.HostTensor;
+import io.engram.weights.InMemoryCheckpoint;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -64,7 +64,7 @@ public final class RetNetTrainable implements TrainableModel {
 
     private RetNetTrainable(RetNetConfig cfg, Map<String, HostTensor> tensors, Device device) {
         this.cfg = cfg;
-        RetNetWeights w = RetNetWeights.read(new InMemory(tensors), cfg); // validates every name, shape and buffer
+        RetNetWeights w = RetNetWeights.read(new InMemoryCheckpoint(tensors), cfg); // validates every name, shape and buffer
         List<String> names = names(cfg);
         for (String name : tensors.keySet()) {
             if (!names.contains(name)) throw new CheckpointException("unexpected tensor '" + name + "' for RetNet " + cfg);
@@ -371,38 +371,5 @@ public final class RetNetTrainable implements TrainableModel {
     @Override
     public void close() {
         manager.close();
-    }
-
-    /** A {@link Checkpoint} over tensors in memory, so that {@link RetNetWeights#read} can validate them. */
-    private record InMemory(Map<String, HostTensor> tensors) implements Checkpoint {
-        @Override
-        public Set<String> names() {
-            return new TreeSet<>(tensors.keySet());
-        }
-
-        @Override
-        public boolean contains(String name) {
-            return tensors.containsKey(name);
-        }
-
-        @Override
-        public HostTensor get(String name) {
-            HostTensor t = tensors.get(name);
-            if (t == null) throw new CheckpointException("missing tensor '" + name + "' in memory");
-            return t;
-        }
-
-        @Override
-        public Map<String, String> metadata() {
-            return Map.of();
-        }
-
-        @Override
-        public List<Path> files() {
-            return List.of(Path.of("<in memory>"));
-        }
-
-        @Override
-        public void close() {}
     }
 }

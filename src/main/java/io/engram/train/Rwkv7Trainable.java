@@ -9,8 +9,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.LayerNorm;
+import io.engram.model.demo.DemoModel;
 import io.engram.model.rwkv7.Rwkv7Config;
+import io.engram.model.rwkv7.Rwkv7Weights;
 import io.engram.weights.HostTensor;
+import io.engram.weights.InMemoryCheckpoint;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,16 +34,11 @@ import java.util.SplittableRandom;
 public final class Rwkv7Trainable implements TrainableModel {
 
     /** Shape of a model to train: layers, width, head size, vocabulary, FFN width and LoRA ranks. */
-    public record Shape(int layers, int dim, int headSize, int vocab, int ffnDim, int dw, int da, int dv, int dg) {
-        public Rwkv7Config config() {
-            return new Rwkv7Config(layers, dim, dim / headSize, headSize, vocab, ffnDim, dw, da, dv, dg);
-        }
-    }
+    public record Shape(int layers, int dim, int headSize, int vocab, int ffnDim, int dw, int da, int dv, int dg) {}
 
     private final Rwkv7Config cfg;
     private final NDManager manager;
     private final Map<String, NDArray> params = new LinkedHashMap<>();
-    private final Map<String, long[]> shapes = new LinkedHashMap<>();
 
     private Rwkv7Trainable(Rwkv7Config cfg, Map<String, HostTensor> tensors, Device device) {
         this.cfg = cfg;
@@ -50,13 +48,15 @@ public final class Rwkv7Trainable implements TrainableModel {
             NDArray a = manager.create(e.getValue().toFloatArray(), new ai.djl.ndarray.types.Shape(e.getValue().shape()));
             a.setRequiresGradient(true);
             params.put(e.getKey(), a);
-            shapes.put(e.getKey(), e.getValue().shape());
         }
     }
 
-    /** A model holding {@code tensors} (checkpoint names; e.g. from {@link #init} or a saved checkpoint). */
-    public static Rwkv7Trainable create(Rwkv7Config cfg, Map<String, HostTensor> tensors, Device device) {
-        return new Rwkv7Trainable(cfg, tensors, device);
+    /**
+     * A model holding {@code tensors} (checkpoint names; e.g. from {@link #init} or a saved checkpoint). The shape
+     * follows from the tensors; {@code Rwkv7Weights.read} checks every name and shape first, as for serving.
+     */
+    public static Rwkv7Trainable create(Map<String, HostTensor> tensors, Device device) {
+        return new Rwkv7Trainable(Rwkv7Weights.read(new InMemoryCheckpoint(tensors)).config, tensors, device);
     }
 
     /**
@@ -135,10 +135,6 @@ public final class Rwkv7Trainable implements TrainableModel {
     @Override
     public int vocabSize() {
         return cfg.vocab();
-    }
-
-    public Rwkv7Config config7() {
-        return cfg;
     }
 
     @Override
@@ -281,7 +277,7 @@ public final class Rwkv7Trainable implements TrainableModel {
     public Map<String, HostTensor> checkpoint() {
         Map<String, HostTensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            out.put(e.getKey(), HostTensor.ofFloats(e.getKey(), shapes.get(e.getKey()), e.getValue().toFloatArray()));
+            out.put(e.getKey(), HostTensor.ofFloats(e.getKey(), e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
         }
         return out;
     }
@@ -350,23 +346,14 @@ public final class Rwkv7Trainable implements TrainableModel {
     }
 
     private static float[] fill(int n, float v) {
-        float[] a = new float[n];
-        java.util.Arrays.fill(a, v);
-        return a;
+        return DemoModel.fill(n, v);
     }
 
     private static float[] uniform(SplittableRandom r, long n, double bound) {
-        float[] a = new float[Math.toIntExact(n)];
-        for (int i = 0; i < a.length; i++) a[i] = (float) ((2 * r.nextDouble() - 1) * bound);
-        return a;
+        return DemoModel.uniform(r, Math.toIntExact(n), -bound, bound);
     }
 
     private static float[] normal(SplittableRandom r, long n, double std) {
-        float[] a = new float[Math.toIntExact(n)];
-        for (int i = 0; i < a.length; i++) {
-            double u = 1.0 - r.nextDouble(), w = r.nextDouble();
-            a[i] = (float) (std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
-        }
-        return a;
+        return DemoModel.normal(r, n, std);
     }
 }

@@ -16,6 +16,7 @@ import io.engram.tokenizer.Tokenizer;
 import io.engram.weights.Checkpoint;
 import io.engram.weights.Checkpoints;
 import io.engram.weights.HostTensor;
+import io.engram.weights.InMemoryCheckpoint;
 import io.engram.weights.SafetensorsWriter;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -102,7 +103,7 @@ public final class Trainer implements AutoCloseable {
             int lora = Math.max(8, o.dim() / 8);
             Rwkv7Trainable.Shape s = new Rwkv7Trainable.Shape(o.layers(), o.dim(), o.headSize(), vocab, 4 * o.dim(),
                     lora, lora, Math.max(8, lora / 2), 2 * lora);
-            return Rwkv7Trainable.create(s.config(), weights != null ? weights : Rwkv7Trainable.init(s, o.seed()), Device.cpu());
+            return Rwkv7Trainable.create(weights != null ? weights : Rwkv7Trainable.init(s, o.seed()), Device.cpu());
         }
         RetNetConfig cfg = retnetConfig(o, vocab);
         return RetNetTrainable.create(cfg, weights != null ? weights : RetNetTrainable.init(cfg, o.seed()), Device.cpu());
@@ -322,11 +323,9 @@ public final class Trainer implements AutoCloseable {
     }
 
     private static Map<String, HostTensor> read(Path file) {
-        Map<String, HostTensor> out = new LinkedHashMap<>();
         try (Checkpoint ck = Checkpoints.open(file)) {
-            for (String n : ck.names()) out.put(n, HostTensor.ofFloats(n, ck.get(n).shape(), ck.get(n).toFloatArray()));
+            return InMemoryCheckpoint.copyOf(ck);
         }
-        return out;
     }
 
     @Override

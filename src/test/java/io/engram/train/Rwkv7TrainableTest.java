@@ -16,9 +16,8 @@ import io.engram.model.rwkv7.Rwkv7Model;
 import io.engram.model.rwkv7.Rwkv7Weights;
 import io.engram.weights.Checkpoint;
 import io.engram.weights.Checkpoints;
-import io.engram.weights.HostTensor;
+import io.engram.weights.InMemoryCheckpoint;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -43,12 +42,10 @@ class Rwkv7TrainableTest {
     @BeforeAll
     static void load() throws Exception {
         DemoModel.write(dir, new DemoModel.Shape(2, 32, 16, V, 64, 8, 8, 8, 8), 11L);
-        Map<String, HostTensor> tensors = new LinkedHashMap<>();
         try (Checkpoint ck = Checkpoints.open(dir.resolve("model.safetensors"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
             serving = new Rwkv7Model(w, Device.cpu(), 64, false);
-            for (String n : ck.names()) tensors.put(n, HostTensor.ofFloats(n, ck.get(n).shape(), ck.get(n).toFloatArray()));
-            trainable = Rwkv7Trainable.create(w.config, tensors, Device.cpu());
+            trainable = Rwkv7Trainable.create(InMemoryCheckpoint.copyOf(ck), Device.cpu());
         }
         manager = NDManager.newBaseManager(Device.cpu());
     }

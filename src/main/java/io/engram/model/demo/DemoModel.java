@@ -133,24 +133,24 @@ public final class DemoModel {
         }
     }
 
-    /** Random-checkpoint helpers, shared with {@link RetNetDemoModel}. */
+    /** Random-checkpoint helpers, shared with {@link RetNetDemoModel} and the trainer's initialisation. */
     static void put(Map<String, HostTensor> t, String name, float[] data, long... shape) {
         t.put(name, HostTensor.ofFloats(name, shape, data));
     }
 
-    static float[] fill(int n, float v) {
+    public static float[] fill(int n, float v) {
         float[] a = new float[n];
         java.util.Arrays.fill(a, v);
         return a;
     }
 
-    static float[] uniform(SplittableRandom r, int n, double lo, double hi) {
+    public static float[] uniform(SplittableRandom r, int n, double lo, double hi) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) (lo + (hi - lo) * r.nextDouble());
         return a;
     }
 
-    static float[] normal(SplittableRandom r, long n, double std) {
+    public static float[] normal(SplittableRandom r, long n, double std) {
         float[] a = new float[Math.toIntExact(n)];
         for (int i = 0; i < a.length; i++) {
             // Box-Muller on two uniforms: SplittableRandom has no nextGaussian in Java 17
