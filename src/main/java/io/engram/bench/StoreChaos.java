@@ -153,6 +153,8 @@ public final class StoreChaos {
                     streamUnavailable = new AtomicInteger(), lost = new AtomicInteger(), hung = new AtomicInteger(),
                     corrupt = new AtomicInteger(), servedAfterLast = new AtomicInteger(), streams = new AtomicInteger();
             AtomicLong slowest = new AtomicLong();
+            AtomicLong restartedAt = new AtomicLong(); // nanoTime of the last restart not yet followed by a success
+            ConcurrentLinkedQueue<Double> recoveries = new ConcurrentLinkedQueue<>();
             Map<String, AtomicInteger> other = new ConcurrentHashMap<>();
             ConcurrentLinkedQueue<String> examples = new ConcurrentLinkedQueue<>();
             final int fTimeout = timeoutS, fMax = maxTokens;
@@ -211,6 +213,8 @@ public final class StoreChaos {
                             String why = check(path, stream, b, expected.get(d), docTokens, id);
                             if (why == null) {
                                 served.incrementAndGet();
+                                long at = restartedAt.get();
+                                if (at != 0 && restartedAt.compareAndSet(at, 0)) recoveries.add((System.nanoTime() - at) / 1e6);
                                 if (afterLast.get()) servedAfterLast.incrementAndGet();
                             } else if (why.equals("unavailable")) {
                                 streamUnavailable.incrementAndGet();
@@ -234,6 +238,7 @@ public final class StoreChaos {
                 redis.kill(); // SIGKILL mid-traffic
                 Thread.sleep(downMs);
                 redis.start();
+                restartedAt.set(System.nanoTime());
             }
             afterLast.set(true);
             Thread.sleep(upMs);
@@ -265,6 +270,11 @@ public final class StoreChaos {
             row("served after the last restart", servedAfterLast.get());
             System.out.printf("%nslowest answer: %d ms; %d distinct greedy continuations among the %d states (a state served"
                     + " wrong shows as another's continuation)%n", slowest.get(), expected.stream().distinct().count(), docs);
+            List<Double> rec = new ArrayList<>(recoveries);
+            if (!rec.isEmpty()) {
+                System.out.printf("first request served after a restart: median %.0f ms, slowest %.0f ms (%d of %d restarts)%n",
+                        Benchmark.median(rec), rec.stream().mapToDouble(Double::doubleValue).max().orElse(0), rec.size(), kills);
+            }
             examples.stream().limit(10).forEach(e -> System.out.println("  e.g. " + e));
             Result result = new Result(requests.get(), served.get(), unavailable.get(), streamUnavailable.get(), lost.get(),
                     hung.get(), corrupt.get(), asInts(other).values().stream().mapToInt(Integer::intValue).sum(), orphans,
