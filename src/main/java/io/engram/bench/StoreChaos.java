@@ -242,6 +242,10 @@ public final class StoreChaos {
             }
             afterLast.set(true);
             Thread.sleep(upMs);
+            // a slow machine may take longer than --up-ms to serve again; wait for it (up to --timeout-s) rather
+            // than report "did not resume" for what is only contention
+            long resumeDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutS);
+            while (servedAfterLast.get() == 0 && System.nanoTime() < resumeDeadline) Thread.sleep(100);
             stop.set(true);
             pool.shutdown();
             if (!pool.awaitTermination(timeoutS + 10L, TimeUnit.SECONDS)) {

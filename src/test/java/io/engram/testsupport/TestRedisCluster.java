@@ -14,7 +14,7 @@ import java.util.stream.Collectors;
 
 /**
  * A real Redis Cluster of {@code masters} {@code redis-server} processes on free loopback ports, no replicas, no
- * persistence, made with {@code redis-cli --cluster create}; for tests only. A master can be killed (SIGKILL) and
+ * persistence, node timeout 2 s (a busy machine must not starve a node into "failed"), made with {@code redis-cli --cluster create}; for tests only. A master can be killed (SIGKILL) and
  * started again on the same port with the same {@code nodes.conf}, so it rejoins the cluster owning the same slots
  * (empty: nothing was persisted). Everything runs in a temporary folder and is killed and deleted by {@link #close}.
  * Needs {@code redis-server} and {@code redis-cli} (Debian: redis-server, which pulls in redis-tools) on the PATH,
@@ -153,7 +153,7 @@ public final class TestRedisCluster implements AutoCloseable {
         try {
             processes[i] = new ProcessBuilder("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
                     "--cluster-enabled", "yes", "--cluster-port", String.valueOf(busPorts[i]),
-                    "--cluster-config-file", "nodes-" + port + ".conf", "--cluster-node-timeout", "1000",
+                    "--cluster-config-file", "nodes-" + port + ".conf", "--cluster-node-timeout", "2000",
                     "--dir", dir.toString(), "--save", "", "--appendonly", "no", "--daemonize", "no")
                     .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         } catch (IOException e) {
