@@ -85,7 +85,8 @@ public class GenerateController {
                 return out.gone();
             }
         };
-        CompletableFuture<GenerationService.Result> f = generation.submit(prepared, sink);
+        CompletableFuture<GenerationService.Result> f = generation.submit(prepared, sink); // may refuse: no writer yet
+        out.start();
         f.whenComplete((res, err) -> {
             if (err != null) {
                 out.offer(sse("error", ProblemHandler.problemOf(err)));

@@ -151,7 +151,9 @@ public class OpenAiController {
                 return out.gone();
             }
         };
-        generation.submit(prepared, sink).whenComplete((res, err) -> {
+        var f = generation.submit(prepared, sink); // may refuse (429/503): then no writer thread was started
+        out.start();
+        f.whenComplete((res, err) -> {
             if (err != null) {
                 out.offer("event: error\ndata: " + json.writeValueAsString(ProblemHandler.problemOf(err)) + "\n\n");
             } else {
