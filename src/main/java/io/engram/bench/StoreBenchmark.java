@@ -48,13 +48,14 @@ import org.springframework.data.redis.core.ScanOptions;
  *       product's headline number. Measured with the read-through cache on (hit) and off (every generate loads the
  *       state from Redis).</li>
  * </ol>
- * Medians after one warm-up run.
+ * Medians after one warm-up run. {@code bench-store --chaos ...} is Redis chaos under load instead ({@link StoreChaos}).
  */
 public final class StoreBenchmark {
 
     private StoreBenchmark() {}
 
     public static int run(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--chaos")) return StoreChaos.run(Arrays.copyOfRange(args, 1, args.length));
         Path modelDir = null;
         String redisUrl = "redis://127.0.0.1:6379";
         int runs = 20, docTokens = 8192, promptTokens = 16, ttftRuns = 3;

@@ -183,6 +183,19 @@ class HelmChartTest {
         assertNull(named(docs, "Secret", "t-engram-redis"));
     }
 
+    @Test
+    void aRedisClusterIsNamedByItsNodesInsteadOfHostAndPort() {
+        List<Map<String, Object>> docs = template("--set", "engram.store=redis",
+                "--set", "redis.clusterNodes={redis-0.redis:6379,redis-1.redis:6379,redis-2.redis:6379}",
+                "--set", "redis.existingSecret=shared-redis");
+        Map<String, Object> c = at(find(docs, "Deployment"), "spec.template.spec.containers.0");
+        Map<String, String> env = env(c);
+        assertEquals("redis-0.redis:6379,redis-1.redis:6379,redis-2.redis:6379", env.get("SPRING_DATA_REDIS_CLUSTER_NODES"));
+        assertNull(env.get("SPRING_DATA_REDIS_HOST"), "host/port would be ignored beside cluster nodes: not set");
+        assertNull(env.get("SPRING_DATA_REDIS_DATABASE"));
+        assertEquals("shared-redis", at(c, "env." + indexOf(c, "SPRING_DATA_REDIS_PASSWORD") + ".valueFrom.secretKeyRef.name"));
+    }
+
     // ---- security ------------------------------------------------------------------------------------------------
 
     @Test
