@@ -45,7 +45,7 @@ public class GenerateController {
     }
 
     static GenerationService.Request toRequest(Tenant tenant, GenerateRequest r) {
-        SamplingParams sampling = new SamplingParams(
+        SamplingParams sampling = validated(() -> new SamplingParams(
                 r.temperature() == null ? 1.0 : r.temperature(),
                 r.topP() == null ? 1.0 : r.topP(),
                 r.topK() == null ? 0 : r.topK(),
@@ -53,10 +53,28 @@ public class GenerateController {
                 r.presencePenalty() == null ? 0.0 : r.presencePenalty(),
                 r.frequencyPenalty() == null ? 0.0 : r.frequencyPenalty(),
                 r.seed(),
-                r.logprobs() == null ? 0 : r.logprobs());
+                r.logprobs() == null ? 0 : r.logprobs()));
         return new GenerationService.Request(tenant, r.model(), StatesController.refs(r.states()), r.prompt(),
                 r.promptTokens(), r.maxTokens(), sampling, r.stop(), r.logprobs() != null,
                 Boolean.TRUE.equals(r.saveState()));
+    }
+
+    /**
+     * Runs a constructor whose range checks throw {@code IllegalArgumentException} ("top_p must be in (0, 1], …"):
+     * that is the client's input, so it becomes a 400, naming the field in {@code errors} when it is a sampling parameter.
+     */
+    private static final java.util.Set<String> SAMPLING_FIELDS = java.util.Set.of("temperature", "top_p", "top_k", "min_p",
+            "presence_penalty", "frequency_penalty", "logprobs");
+
+    static <T> T validated(java.util.function.Supplier<T> make) {
+        try {
+            return make.get();
+        } catch (IllegalArgumentException e) {
+            String m = e.getMessage() == null ? "the request is invalid" : e.getMessage();
+            String field = m.split(" ", 2)[0];
+            if (!SAMPLING_FIELDS.contains(field)) throw new io.engram.error.EngramException(io.engram.error.ProblemType.INVALID_REQUEST, m);
+            throw io.engram.error.EngramException.field(io.engram.error.ProblemType.INVALID_REQUEST, field, m);
+        }
     }
 
     private static LogprobView view(SampledToken t) {
@@ -85,7 +103,8 @@ public class GenerateController {
                 return out.gone();
             }
         };
-        CompletableFuture<GenerationService.Result> f = generation.submit(prepared, sink);
+        CompletableFuture<GenerationService.Result> f = generation.submit(prepared, sink); // may refuse: no writer yet
+        out.start();
         f.whenComplete((res, err) -> {
             if (err != null) {
                 out.offer(sse("error", ProblemHandler.problemOf(err)));

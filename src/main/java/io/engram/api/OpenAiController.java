@@ -104,7 +104,7 @@ public class OpenAiController {
         if (r.stop() != null) stop.addAll(r.stop());
         Integer maxTokens = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
         Integer logprobs = Boolean.TRUE.equals(r.logprobs()) ? (r.topLogprobs() == null ? 0 : r.topLogprobs()) : null;
-        var req = new GenerationService.Request(tenant, modelId, StatesController.refs(r.states()), template.render(messages),
+        var req = new GenerationService.Request(tenant, modelId, StatesController.refs(r.states()), GenerateController.validated(() -> template.render(messages)),
                 null, maxTokens, sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(),
                 r.frequencyPenalty(), r.seed(), logprobs), stop, false, false);
         String id = "chatcmpl-" + randomId();
@@ -151,7 +151,9 @@ public class OpenAiController {
                 return out.gone();
             }
         };
-        generation.submit(prepared, sink).whenComplete((res, err) -> {
+        var f = generation.submit(prepared, sink); // may refuse (429/503): then no writer thread was started
+        out.start();
+        f.whenComplete((res, err) -> {
             if (err != null) {
                 out.offer("event: error\ndata: " + json.writeValueAsString(ProblemHandler.problemOf(err)) + "\n\n");
             } else {
@@ -174,9 +176,10 @@ public class OpenAiController {
 
     private static SamplingParams sampling(Double temperature, Double topP, Integer topK, Double minP,
                                            Double presence, Double frequency, Long seed, Integer logprobs) {
-        return new SamplingParams(temperature == null ? 1.0 : temperature, topP == null ? 1.0 : topP,
-                topK == null ? 0 : topK, minP == null ? 0.0 : minP, presence == null ? 0.0 : presence,
-                frequency == null ? 0.0 : frequency, seed, logprobs == null ? 0 : logprobs);
+        return GenerateController.validated(() -> new SamplingParams(temperature == null ? 1.0 : temperature,
+                topP == null ? 1.0 : topP, topK == null ? 0 : topK, minP == null ? 0.0 : minP,
+                presence == null ? 0.0 : presence, frequency == null ? 0.0 : frequency, seed,
+                logprobs == null ? 0 : logprobs));
     }
 
     private static Usage usage(GenerationService.Result res) {

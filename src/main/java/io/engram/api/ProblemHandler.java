@@ -40,14 +40,38 @@ public class ProblemHandler {
     public ResponseEntity<ProblemDetail> engram(EngramException e, HttpServletRequest req) {
         ResponseEntity.BodyBuilder b = ResponseEntity.status(e.type().status()).contentType(PROBLEM);
         if (e.retryAfterSeconds() != null) b.header(HttpHeaders.RETRY_AFTER, String.valueOf(e.retryAfterSeconds()));
-        return b.body(problem(e.type(), e.getMessage(), req));
+        return b.body(problem(e, req));
     }
 
-    /** Range checks of sampling parameters and similar argument validation. */
+    /**
+     * An {@code IllegalArgumentException} that escaped is a bug of the server (an internal check between its own
+     * parts), not the client's fault: validation of user input throws {@link EngramException} (the controllers
+     * turn the sampling parameters' range checks into one), so this is a 500 {@code internal}.
+     */
     @ExceptionHandler(IllegalArgumentException.class)
     public ResponseEntity<ProblemDetail> illegalArgument(IllegalArgumentException e, HttpServletRequest req) {
-        String detail = scrub(e.getMessage());
-        return respond(ProblemType.INVALID_REQUEST, detail.isBlank() ? "the request is invalid" : detail, req);
+        log.error("Unhandled error on {} {}", req.getMethod(), req.getRequestURI(), e);
+        return respond(ProblemType.INTERNAL, "the server failed to handle this request; it has been logged", req);
+    }
+
+    /** The problem for {@code e}, with {@code errors} naming the field when it is a field validation failure. */
+    public static ProblemDetail problem(EngramException e, HttpServletRequest req) {
+        ProblemDetail p = problem(e.type(), e.getMessage(), req);
+        if (e.field() != null) p.setProperty("errors", errors(e.field(), e.getMessage()));
+        return p;
+    }
+
+    /**
+     * The spec's {@code errors} member for field validation: one entry per field, with its JSON name
+     * ({@code states[0].weight}), an RFC 6901 pointer into the body ({@code #/states/0/weight}) and what to fix.
+     */
+    static java.util.List<java.util.Map<String, String>> errors(String field, String detail) {
+        String pointer = "#/" + field.replace("[", "/").replace("]", "").replace('.', '/');
+        java.util.Map<String, String> e = new java.util.LinkedHashMap<>();
+        e.put("field", field);
+        e.put("pointer", pointer);
+        e.put("detail", detail);
+        return java.util.List.of(e);
     }
 
     /**
@@ -70,8 +94,11 @@ public class ProblemHandler {
             if (c instanceof DatabindException x) {
                 String path = jsonPath(x.getPath());
                 String expected = c instanceof MismatchedInputException m ? expected(m.getTargetType()) : null;
-                return respond(ProblemType.MALFORMED_JSON, (path.isEmpty() ? "the body" : "'" + path + "'")
-                        + " has the wrong type or shape" + (expected == null ? "" : ": expected " + expected), req);
+                String detail = (path.isEmpty() ? "the body" : "'" + path + "'")
+                        + " has the wrong type or shape" + (expected == null ? "" : ": expected " + expected);
+                ProblemDetail p = problem(ProblemType.MALFORMED_JSON, detail, req);
+                if (!path.isEmpty()) p.setProperty("errors", errors(path, detail));
+                return ResponseEntity.status(ProblemType.MALFORMED_JSON.status()).contentType(PROBLEM).body(p);
             }
             if (c instanceof JacksonException x) {
                 return respond(ProblemType.MALFORMED_JSON, "the body is not valid JSON: " + scrub(x.getOriginalMessage()), req);
@@ -185,8 +212,7 @@ public class ProblemHandler {
     /** The problem for any throwable raised while streaming. */
     public static ProblemDetail problemOf(Throwable t) {
         if (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) t = t.getCause();
-        if (t instanceof EngramException e) return problem(e.type(), e.getMessage(), null);
-        if (t instanceof IllegalArgumentException e) return problem(ProblemType.INVALID_REQUEST, scrub(e.getMessage()), null);
+        if (t instanceof EngramException e) return problem(e, null);
         log.error("Generation failed", t);
         return problem(ProblemType.INTERNAL, "generation failed; it has been logged", null);
     }

@@ -14,7 +14,8 @@ import org.springframework.web.servlet.mvc.method.annotation.ResponseBodyEmitter
  * One Server-Sent Events response. The device thread only {@link #offer}s events, which never blocks it; a writer
  * thread sends them. A client that stops reading fills the bounded queue and is dropped (backpressure), and a
  * client that disconnects is noticed at the next write: either way {@link #gone()} turns true and the sequence
- * leaves the batch before its next step.
+ * leaves the batch before its next step. The writer starts only with {@link #start()}, after the request was
+ * admitted to the queue.
  */
 final class SseStream {
 
@@ -35,6 +36,13 @@ final class SseStream {
         emitter.onCompletion(() -> gone.set(true));
         emitter.onTimeout(() -> gone.set(true));
         emitter.onError(e -> gone.set(true));
+    }
+
+    /**
+     * Starts the writer thread. Called only once the sequence is queued: a stream that {@code submit} refuses
+     * (429/503) never starts one, so a server under overload does not leave a parked writer per refused stream.
+     */
+    void start() {
         WRITERS.execute(this::drain);
     }
 

@@ -68,7 +68,7 @@ public class StatesController {
                 var res = states.prime(tenant, model, d.text(), d.tokens(), d.parent(), ttl);
                 results.add(StateView.of(res.meta(), !res.created(), res.created() ? res.computeMs() : null));
             } catch (EngramException e) {
-                results.add(ProblemHandler.problem(e.type(), e.getMessage(), null));
+                results.add(ProblemHandler.problem(e, null));
             }
         }
         return new BatchPrimeResponse(results);

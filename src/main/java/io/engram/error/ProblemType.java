@@ -27,6 +27,7 @@ public enum ProblemType {
     NOT_ACCEPTABLE("not-acceptable", 406, "No acceptable representation"),
     INVALID_STATE_BLOB("invalid-state-blob", 400, "The state blob is malformed"),
     INCOMPATIBLE_STATE_BLOB("incompatible-state-blob", 422, "The state blob does not fit a loaded model"),
+    STATE_TOO_LARGE("state-too-large", 413, "The state is too large for the store"),
     BLOB_TOO_LARGE("blob-too-large", 413, "The state blob is too large"),
     STORE_UNAVAILABLE("store-unavailable", 503, "The state store is unavailable"),
     INTERNAL("internal", 500, "Internal error");

@@ -166,7 +166,7 @@ public class DeviceScheduler implements DisposableBean {
             }
         }
         for (Sequence s : reading) {
-            if (!s.prefilled()) {
+            if (!s.prefilled() && active.contains(s)) {     // a read that failed above took s out of the batch
                 read(s, Math.min(s.remaining(), Math.max(8, budget)));
                 return;
             }

@@ -1,5 +1,7 @@
 package io.engram.state;
 
+import io.engram.error.EngramException;
+import io.engram.error.ProblemType;
 import java.time.Clock;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -42,7 +44,8 @@ public final class InMemoryStateStore implements StateStore {
     public synchronized void put(StoredState state) {
         long size = size(state);
         if (size > maxBytes) {
-            throw new IllegalStateException("a state of " + size + " bytes exceeds engram.memory.max-bytes=" + maxBytes);
+            throw new EngramException(ProblemType.STATE_TOO_LARGE, "the state needs " + size + " bytes; the in-memory store "
+                    + "holds at most " + maxBytes + " (engram.memory.max-bytes): raise it, or use engram.store=redis");
         }
         remove(state.meta().id());
         map.put(state.meta().id(), state);

@@ -298,11 +298,11 @@ public class StateService {
         for (int i = 0; i < w.length; i++) {
             Ref r = refs.get(i);
             if (r == null || r.id() == null) {
-                throw new EngramException(ProblemType.INVALID_REQUEST, "states[" + i + "] needs an 'id'");
+                throw EngramException.field(ProblemType.INVALID_REQUEST, "states[" + i + "].id", "states[" + i + "] needs an 'id'");
             }
             w[i] = r.weight();
             if (!Double.isFinite(w[i]) || w[i] < 0) {
-                throw new EngramException(ProblemType.INVALID_REQUEST, "states[" + i + "].weight is " + w[i]
+                throw EngramException.field(ProblemType.INVALID_REQUEST, "states[" + i + "].weight", "states[" + i + "].weight is " + w[i]
                         + "; weights must be finite and >= 0");
             }
             sum += w[i];
@@ -329,10 +329,17 @@ public class StateService {
         return (System.nanoTime() - t0) / 1e6;
     }
 
+    /**
+     * The longest lifetime a state may ask for: ten years. Beyond it {@code Instant.plusSeconds} and the Redis
+     * store's epoch milliseconds would overflow, so it is refused as bad input (400) rather than failing (500).
+     */
+    public static final long MAX_TTL_SECONDS = 10L * 365 * 24 * 3600;
+
     private long ttl(Long ttlSeconds) {
         if (ttlSeconds == null) return props.limits().defaultTtlSeconds();
-        if (ttlSeconds <= 0) {
-            throw new EngramException(ProblemType.INVALID_REQUEST, "'ttl_seconds' must be a positive number of seconds");
+        if (ttlSeconds <= 0 || ttlSeconds > MAX_TTL_SECONDS) {
+            throw EngramException.field(ProblemType.INVALID_REQUEST, "ttl_seconds", "'ttl_seconds' is " + ttlSeconds
+                    + "; it must be a number of seconds between 1 and " + MAX_TTL_SECONDS + " (ten years)");
         }
         return ttlSeconds;
     }
