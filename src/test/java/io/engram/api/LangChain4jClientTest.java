@@ -58,7 +58,7 @@ class LangChain4jClientTest {
         Path models = Files.createTempDirectory("engram-lc4j-test");
         OracleModelDir.create(models, "tiny");
         app = TestApp.start(models, "engram.security.api-keys=lc4j:" + KEY + ",burst:" + BURST,
-                "engram.security.rate-limit.tenants.burst.requests-per-second=1");
+                "engram.security.rate-limit.tenants.burst.tokens-per-minute=60");
         http = app.http().withKey(KEY);
         state = http.post("/v1/states", Map.of("text", "The code of Zorbia is 4417.")).json().get("id").asText();
         burstState = app.http().withKey(BURST).post("/v1/states", Map.of("text", "The code of Zorbia is 4417."))
@@ -198,7 +198,8 @@ class LangChain4jClientTest {
 
     @Test
     void overTheRateLimitIsARateLimitExceptionCarryingTheProblemDetail() throws Exception {
-        // one request per second for this key: within a few back-to-back requests one is refused with a 429
+        // 60 tokens a minute for this key, and each chat reserves its prompt + max_tokens: within a few requests
+        // one is refused with a 429 (a token-count limit, so the outcome does not depend on how fast the machine is)
         OpenAiChatModel model = blocking(BURST);
         RuntimeException limited = null;
         for (int i = 0; i < 10 && limited == null; i++) {
@@ -208,7 +209,7 @@ class LangChain4jClientTest {
                 limited = e;
             }
         }
-        assertNotNull(limited, "1 request per second: 10 in a row must hit the limit");
+        assertNotNull(limited, "60 tokens a minute: 10 chats of more than 6 tokens each must hit the limit");
         assertInstanceOf(RateLimitException.class, limited, limited.toString());
         assertTrue(limited.getMessage().contains("https://engram.dev/problems/rate-limited"), limited.getMessage());
         assertTrue(limited.getMessage().contains("\"detail\""), limited.getMessage());
