@@ -53,7 +53,11 @@ class RagJavaExampleIT {
         }
         app = TestApp.start(models);
         http = app.http();
-        Run build = run(EXAMPLE.toFile(), 300, "mvn", "-o", "-q", "-B", "-f", EXAMPLE.resolve("pom.xml").toString(), "package");
+        List<String> mvn = new ArrayList<>(List.of("mvn", "-o", "-q", "-B", "-f", EXAMPLE.resolve("pom.xml").toString()));
+        String repo = System.getProperty("engram.maven-repo"); // this build's local repository, when run by failsafe
+        if (repo != null && !repo.isBlank()) mvn.add("-Dmaven.repo.local=" + repo);
+        mvn.add("package");
+        Run build = run(EXAMPLE.toFile(), 300, mvn.toArray(String[]::new));
         assertEquals(0, build.rc(), "examples/rag-java does not build offline:\n" + build.out() + build.err());
     }
 
