@@ -50,4 +50,20 @@ public final class OpenAiDtos {
 
     public record ChatChunk(String id, String object, long created, String model, List<ChunkChoice> choices,
                             @JsonInclude(JsonInclude.Include.NON_NULL) Usage usage) {}
+
+    /**
+     * {@code choices[].logprobs} of {@code /v1/completions} (legacy OpenAI shape): per generated token its text,
+     * its log-probability, the {@code logprobs} most likely alternatives (text to log-probability), and the
+     * character offset of the token in the completion text.
+     */
+    public record CompletionLogprobs(List<String> tokens, List<Double> tokenLogprobs,
+                                     List<java.util.Map<String, Double>> topLogprobs, List<Integer> textOffset) {}
+
+    /** {@code choices[].logprobs} of {@code /v1/chat/completions}: one entry per generated token. */
+    public record ChatLogprobs(List<ChatTokenLogprob> content) {}
+
+    /** A generated token: text, log-probability, its UTF-8 bytes, and the {@code top_logprobs} alternatives. */
+    public record ChatTokenLogprob(String token, double logprob, List<Integer> bytes, List<TopLogprob> topLogprobs) {}
+
+    public record TopLogprob(String token, double logprob, List<Integer> bytes) {}
 }

@@ -176,6 +176,12 @@ public class ProblemHandler {
                 + "application/octet-stream for blobs, application/problem+json for errors): accept one of them", req);
     }
 
+    /** The client of a stream went away while it was written to: nobody to answer, nothing to log as an error. */
+    @ExceptionHandler(org.springframework.web.context.request.async.AsyncRequestNotUsableException.class)
+    public void clientGone(Exception e, HttpServletRequest req) {
+        log.debug("client went away on {} {}", req.getMethod(), req.getRequestURI());
+    }
+
     @ExceptionHandler(Exception.class)
     public ResponseEntity<ProblemDetail> other(Exception e, HttpServletRequest req) {
         if (e instanceof ErrorResponse er && er.getStatusCode().is4xxClientError()) {

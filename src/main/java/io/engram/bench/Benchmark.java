@@ -37,6 +37,7 @@ public final class Benchmark {
     public static int run(String[] args) throws Exception {
         for (String a : args) {
             if (a.equals("--retnet-0.1b") || a.equals("--retnet")) return RetNetBenchmark.run(args); // RetNet's own set
+            if (a.equals("--soak")) return Soak.command(args); // soak and overload: threads, RSS, errors over a long run
         }
         Path modelDir = null;
         int runs = 5, primeTokens = 1024, decodeTokens = 64, chunkTokens = 256;

@@ -68,6 +68,7 @@ public final class Trainer implements AutoCloseable {
         RecallCorpus.writeVocabulary(vocab);
         this.tokenizer = RwkvWorldTokenizer.load(vocab);
         Path stateJson = o.out().resolve(STATE_JSON);
+        if (resume) recover(o.out());
         boolean resuming = resume && Files.exists(stateJson);
         Map<String, HostTensor> weights;
         if (resuming) {
@@ -278,10 +279,21 @@ public final class Trainer implements AutoCloseable {
         return norm;
     }
 
-    /** Writes the model folder (weights, config, vocabulary) and the optimiser state, each file atomically. */
+    /** Test hook: runs after each file of a checkpoint is written, so a test can stop a save between files. */
+    Runnable afterEachFile = () -> {};
+
+    /**
+     * Writes the model folder (weights, config, vocabulary) and the optimiser state as one set: every file is
+     * first written complete beside its final name ({@code <name>.next}), then {@code train-state.json.next} (the
+     * commit: it names the step), then each file is renamed into place and the commit last of all becomes
+     * {@code train-state.json}. A run stopped at any point resumes from one consistent set: before the commit, the
+     * previous files are untouched and the {@code .next} ones are discarded; after it, {@link #recover} finishes
+     * the renames.
+     */
     public void save() throws IOException {
         Map<String, String> meta = Map.of("format", "pt", "engram", "trained by 'engram train' " + o.describe() + ", step " + step);
-        write(o.out().resolve("model.safetensors"), model.checkpoint(), meta);
+        write(next(o.out().resolve("model.safetensors")), model.checkpoint(), meta);
+        afterEachFile.run();
         Map<String, HostTensor> moments = new LinkedHashMap<>();
         for (String name : model.parameters().keySet()) {
             NDArray mm = mean.get(name), vv = variance.get(name);
@@ -289,7 +301,8 @@ public final class Trainer implements AutoCloseable {
             moments.put("m." + name, HostTensor.ofFloats("m." + name, shape, mm.toFloatArray()));
             moments.put("v." + name, HostTensor.ofFloats("v." + name, shape, vv.toFloatArray()));
         }
-        write(o.out().resolve(STATE_FILE), moments, Map.of("format", "engram-adam"));
+        write(next(o.out().resolve(STATE_FILE)), moments, Map.of("format", "engram-adam"));
+        afterEachFile.run();
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("architecture", model.architecture());
         config.put("tokenizer", "rwkv-world");
@@ -306,8 +319,35 @@ public final class Trainer implements AutoCloseable {
         config.put("chat_template", chat);
         config.put("training", o.describe());
         JsonMapper json = JsonMapper.builder().build();
-        atomic(o.out().resolve("config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(config));
-        atomic(o.out().resolve(STATE_JSON), json.writeValueAsString(Map.of("step", step, "skipped", skipped, "options", o.describe())));
+        atomic(next(o.out().resolve("config.json")), json.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+        afterEachFile.run();
+        atomic(next(o.out().resolve(STATE_JSON)), json.writeValueAsString(Map.of("step", step, "skipped", skipped, "options", o.describe())));
+        afterEachFile.run();
+        recover(o.out());
+    }
+
+    /** The files of one checkpoint set; {@link #STATE_JSON} (the commit) is moved last. */
+    private static final List<String> SET = List.of("model.safetensors", STATE_FILE, "config.json");
+
+    private static Path next(Path file) {
+        return file.resolveSibling(file.getFileName() + ".next");
+    }
+
+    /**
+     * Brings {@code out} to one consistent checkpoint set: when a commit ({@code train-state.json.next}) is there,
+     * the files written before it are moved into place and it becomes {@code train-state.json}; without one, a
+     * stopped save's {@code .next} files are removed and the previous set stands.
+     */
+    static void recover(Path out) throws IOException {
+        Path commit = next(out.resolve(STATE_JSON));
+        boolean committed = Files.exists(commit);
+        for (String name : SET) {
+            Path n = next(out.resolve(name));
+            if (!Files.exists(n)) continue;
+            if (committed) Files.move(n, out.resolve(name), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            else Files.delete(n);
+        }
+        if (committed) Files.move(commit, out.resolve(STATE_JSON), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static void write(Path file, Map<String, HostTensor> t, Map<String, String> meta) throws IOException {

@@ -2,6 +2,7 @@ package io.engram.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.engram.weights.Checkpoint;
@@ -94,6 +95,40 @@ class TrainerTest {
                  Checkpoint b = Checkpoints.open(resumed.resolve("model.safetensors"))) {
                 assertEquals(a.names(), b.names());
                 for (String n : a.names()) assertArrayEquals(a.get(n).toFloatArray(), b.get(n).toFloatArray(), 1e-6f, arch + " " + n);
+            }
+        }
+    }
+
+    /**
+     * A run killed between the files of a checkpoint (simulated by stopping the save after 1, 2, 3 or 4 of its
+     * files) resumes from one consistent set and ends exactly where the uninterrupted run does.
+     */
+    @Test
+    void aRunKilledBetweenCheckpointFilesStillResumesExactly() throws Exception {
+        Path straight = dir.resolve("kill-straight");
+        try (Trainer t = new Trainer(trivial("rwkv7", Objective.COMPOSABLE, 6, straight), false)) {
+            t.run(new PrintStream(new ByteArrayOutputStream()));
+        }
+        for (int files = 1; files <= 4; files++) {
+            Path out = dir.resolve("kill-after-" + files);
+            try (Trainer t = new Trainer(trivial("rwkv7", Objective.COMPOSABLE, 3, out), false)) {
+                t.run(new PrintStream(new ByteArrayOutputStream()));
+            }
+            int[] written = {0};
+            int stopAfter = files;
+            try (Trainer t = new Trainer(trivial("rwkv7", Objective.COMPOSABLE, 6, out), true)) {
+                t.afterEachFile = () -> {
+                    if (++written[0] == stopAfter) throw new IllegalStateException("killed");
+                };
+                assertThrows(IllegalStateException.class, () -> t.run(new PrintStream(new ByteArrayOutputStream())));
+            }
+            try (Trainer t = new Trainer(trivial("rwkv7", Objective.COMPOSABLE, 6, out), true)) {
+                assertEquals(files == 4 ? 6 : 3, t.stepsDone(), "after a kill behind file " + files);
+                t.run(new PrintStream(new ByteArrayOutputStream()));
+            }
+            try (Checkpoint a = Checkpoints.open(straight.resolve("model.safetensors"));
+                 Checkpoint b = Checkpoints.open(out.resolve("model.safetensors"))) {
+                for (String n : a.names()) assertArrayEquals(a.get(n).toFloatArray(), b.get(n).toFloatArray(), 1e-6f, files + " " + n);
             }
         }
     }
