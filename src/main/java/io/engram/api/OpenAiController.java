@@ -69,7 +69,7 @@ public class OpenAiController {
                 r.maxTokens() == null ? 16 : r.maxTokens(),
                 sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
                         r.seed(), r.logprobs()),
-                r.stop(), false, false);
+                r.stop(), false, false, r.compose());
         String id = "cmpl-" + randomId();
         long created = System.currentTimeMillis() / 1000;
         var prepared = generation.prepare(req);
@@ -106,7 +106,7 @@ public class OpenAiController {
         Integer logprobs = Boolean.TRUE.equals(r.logprobs()) ? (r.topLogprobs() == null ? 0 : r.topLogprobs()) : null;
         var req = new GenerationService.Request(tenant, modelId, StatesController.refs(r.states()), template.render(messages),
                 null, maxTokens, sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(),
-                r.frequencyPenalty(), r.seed(), logprobs), stop, false, false);
+                r.frequencyPenalty(), r.seed(), logprobs), stop, false, false, r.compose());
         String id = "chatcmpl-" + randomId();
         long created = System.currentTimeMillis() / 1000;
         var prepared = generation.prepare(req);
