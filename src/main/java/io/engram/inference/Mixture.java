@@ -26,6 +26,8 @@ public final class Mixture {
     private float[][] logits;
     /** Each component's log-sum-exp of {@link #logits} (the log-softmax normaliser). */
     private double[] lse;
+    /** Each component's softmax of {@link #logits}. */
+    private double[][] probs;
 
     /**
      * @param states  the components (private copies: they are advanced in place)
@@ -65,38 +67,42 @@ public final class Mixture {
     /** The components read a token: these are their new next-token logits (row i = component i). */
     public void stepped(float[][] rowLogits) {
         if (rowLogits.length != states.length) throw new IllegalArgumentException(rowLogits.length + " rows for " + states.length + " components");
+        int v = rowLogits[0].length;
+        if (probs == null || probs.length != rowLogits.length || probs[0].length != v) probs = new double[rowLogits.length][v];
         logits = rowLogits;
         lse = new double[rowLogits.length];
-        for (int i = 0; i < rowLogits.length; i++) lse[i] = logSumExp(rowLogits[i]);
+        for (int i = 0; i < rowLogits.length; i++) {
+            // one pass of exp per component: softmax_i = exp(l - max) / sum, log-sum-exp = max + log(sum)
+            float[] l = rowLogits[i];
+            double max = Double.NEGATIVE_INFINITY;
+            for (float x : l) if (x > max) max = x;
+            double[] p = probs[i];
+            double sum = 0;
+            for (int t = 0; t < v; t++) sum += (p[t] = Math.exp(l[t] - max));
+            lse[i] = max + Math.log(sum);
+            double inv = 1 / sum;
+            for (int t = 0; t < v; t++) p[t] *= inv;
+        }
     }
 
     /**
      * The mixture's next-token log-probabilities, log sum_i w_i softmax(logits_i), as logits for the sampler
      * (softmax of them is the mixture; temperature and truncation then act on the mixture). Null when unknown.
+     * The sum is taken in linear space: w and each softmax are at most 1 and the largest w_i is at least 1/K, so
+     * only a token that every likely component gives less than about 1e-300 could underflow (to -inf).
      */
     public float[] mixtureLogits() {
         if (logits == null) return null;
         int v = logits[0].length, k = states.length;
-        float[] out = new float[v];
-        double[] a = new double[k];
-        for (int i = 0; i < k; i++) a[i] = logW[i] - lse[i];
-        for (int t = 0; t < v; t++) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int i = 0; i < k; i++) {
-                double x = a[i] + logits[i][t];
-                if (x > max) max = x;
-            }
-            if (max == Double.NEGATIVE_INFINITY) {
-                out[t] = Float.NEGATIVE_INFINITY;
-                continue;
-            }
-            double s = 0;
-            for (int i = 0; i < k; i++) {
-                double x = a[i] + logits[i][t];
-                if (x != Double.NEGATIVE_INFINITY) s += Math.exp(x - max);
-            }
-            out[t] = (float) (max + Math.log(s));
+        double[] mix = new double[v];
+        for (int i = 0; i < k; i++) {
+            double w = Math.exp(logW[i]);
+            if (w == 0) continue;
+            double[] p = probs[i];
+            for (int t = 0; t < v; t++) mix[t] += w * p[t];
         }
+        float[] out = new float[v];
+        for (int t = 0; t < v; t++) out[t] = (float) Math.log(mix[t]);
         return out;
     }
 
@@ -122,14 +128,5 @@ public final class Mixture {
         double lse = max + Math.log(s);
         for (int i = 0; i < x.length; i++) x[i] -= lse;
         return true;
-    }
-
-    static double logSumExp(float[] x) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : x) if (v > max) max = v;
-        if (max == Double.NEGATIVE_INFINITY) return max;
-        double s = 0;
-        for (float v : x) s += Math.exp(v - max);
-        return max + Math.log(s);
     }
 }
