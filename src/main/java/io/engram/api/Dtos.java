@@ -50,14 +50,17 @@ public final class Dtos {
                                   Integer maxTokens, Double temperature, Double topP, Integer topK, Double minP,
                                   Double presencePenalty, Double frequencyPenalty,
                                   @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> stop,
-                                  Long seed, Integer logprobs, Boolean stream, Boolean saveState) {}
+                                  Long seed, Integer logprobs, Boolean stream, Boolean saveState, String compose) {}
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record LogprobView(int token, double logprob, List<TokenLogprob> top) {}
 
+    /** {@code component_weights} and {@code state_composition} appear only with compose posterior_mean / mixture. */
     public record GenerateResponse(String model, String text, int[] tokens, String finishReason,
                                    List<LogprobView> logprobs, String stateId, GenerationService.Usage usage,
-                                   GenerationService.Timings timings) {}
+                                   GenerationService.Timings timings,
+                                   @JsonInclude(JsonInclude.Include.NON_NULL) double[] componentWeights,
+                                   @JsonInclude(JsonInclude.Include.NON_NULL) String stateComposition) {}
 
     /** {@code event: token}. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -65,5 +68,7 @@ public final class Dtos {
 
     /** {@code event: done}. */
     public record DoneEvent(String finishReason, String stateId, GenerationService.Usage usage,
-                            GenerationService.Timings timings) {}
+                            GenerationService.Timings timings,
+                            @JsonInclude(JsonInclude.Include.NON_NULL) double[] componentWeights,
+                            @JsonInclude(JsonInclude.Include.NON_NULL) String stateComposition) {}
 }

@@ -41,7 +41,7 @@ public class GenerateController {
         GenerationService.Result res = generation.generate(req, (text, token) -> {});
         return new GenerateResponse(res.model(), res.text(), res.tokens(), res.finishReason(),
                 res.logprobs() == null ? null : res.logprobs().stream().map(GenerateController::view).toList(),
-                res.stateId(), res.usage(), res.timings());
+                res.stateId(), res.usage(), res.timings(), res.componentWeights(), res.stateComposition());
     }
 
     static GenerationService.Request toRequest(Tenant tenant, GenerateRequest r) {
@@ -56,7 +56,7 @@ public class GenerateController {
                 r.logprobs() == null ? 0 : r.logprobs()));
         return new GenerationService.Request(tenant, r.model(), StatesController.refs(r.states()), r.prompt(),
                 r.promptTokens(), r.maxTokens(), sampling, r.stop(), r.logprobs() != null,
-                Boolean.TRUE.equals(r.saveState()));
+                Boolean.TRUE.equals(r.saveState()), r.compose());
     }
 
     /**
@@ -109,7 +109,8 @@ public class GenerateController {
             if (err != null) {
                 out.offer(sse("error", ProblemHandler.problemOf(err)));
             } else {
-                out.offer(sse("done", new DoneEvent(res.finishReason(), res.stateId(), res.usage(), res.timings())));
+                out.offer(sse("done", new DoneEvent(res.finishReason(), res.stateId(), res.usage(), res.timings(),
+                        res.componentWeights(), res.stateComposition())));
             }
             out.close();
         });

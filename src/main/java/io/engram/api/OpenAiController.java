@@ -70,7 +70,7 @@ public class OpenAiController {
                 r.maxTokens() == null ? 16 : r.maxTokens(),
                 sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
                         r.seed(), r.logprobs()),
-                r.stop(), r.logprobs() != null, false);
+                r.stop(), r.logprobs() != null, false, r.compose());
         String id = "cmpl-" + randomId();
         long created = System.currentTimeMillis() / 1000;
         var prepared = generation.prepare(req);
@@ -115,7 +115,7 @@ public class OpenAiController {
         Integer logprobs = Boolean.TRUE.equals(r.logprobs()) ? (r.topLogprobs() == null ? 0 : r.topLogprobs()) : null;
         var req = new GenerationService.Request(tenant, modelId, StatesController.refs(r.states()), GenerateController.validated(() -> template.render(messages)),
                 null, maxTokens, sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(),
-                r.frequencyPenalty(), r.seed(), logprobs), stop, logprobs != null, false);
+                r.frequencyPenalty(), r.seed(), logprobs), stop, logprobs != null, false, r.compose());
         String id = "chatcmpl-" + randomId();
         long created = System.currentTimeMillis() / 1000;
         var prepared = generation.prepare(req);

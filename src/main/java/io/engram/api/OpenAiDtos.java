@@ -16,7 +16,8 @@ public final class OpenAiDtos {
                                     Integer n, Boolean stream, StreamOptions streamOptions,
                                     @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> stop,
                                     Long seed, Integer logprobs, Double presencePenalty, Double frequencyPenalty,
-                                    Boolean echo, List<Dtos.StateRef> states, Integer topK, Double minP) {}
+                                    Boolean echo, List<Dtos.StateRef> states, Integer topK, Double minP,
+                                    String compose) {}
 
     public record ChatMessage(String role, Object content) {}
 
@@ -24,7 +25,8 @@ public final class OpenAiDtos {
                               Double temperature, Double topP, Integer n, Boolean stream, StreamOptions streamOptions,
                               @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> stop,
                               Long seed, Boolean logprobs, Integer topLogprobs, Double presencePenalty,
-                              Double frequencyPenalty, List<Dtos.StateRef> states, Integer topK, Double minP) {}
+                              Double frequencyPenalty, List<Dtos.StateRef> states, Integer topK, Double minP,
+                              String compose) {}
 
     public record Usage(int promptTokens, int completionTokens, int totalTokens) {}
 

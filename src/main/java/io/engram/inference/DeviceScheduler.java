@@ -116,7 +116,8 @@ public class DeviceScheduler implements DisposableBean {
     }
 
     private void iteration() {
-        for (Sequence s; active.size() < maxRunning && (s = waiting.poll()) != null; ) admit(s);
+        // a mixture takes one row per component; everything else one row
+        for (Sequence s; (s = waiting.peek()) != null && activeRows() + s.rows() <= maxRunning; ) admit(waiting.poll());
         running = active.size();
         long now = System.nanoTime();
         active.removeIf(s -> {
@@ -132,6 +133,12 @@ public class DeviceScheduler implements DisposableBean {
         });
         prefill();
         decodeStep();
+    }
+
+    private int activeRows() {
+        int n = 0;
+        for (Sequence s : active) n += s.rows();
+        return n;
     }
 
     /** Prompts at most this long are read whole in one iteration, ahead of a long document's next chunk. */
@@ -152,7 +159,7 @@ public class DeviceScheduler implements DisposableBean {
         List<Sequence> reading = new ArrayList<>();
         for (Sequence a : active) {
             if (a.prefilled()) othersDecode = true;
-            else if (a.remaining() > STEP_PREFILL) reading.add(a);
+            else if (a.remaining() > STEP_PREFILL && a.mixture() == null) reading.add(a);
         }
         if (reading.isEmpty()) return;
         int budget = chunkTokens;
@@ -198,8 +205,10 @@ public class DeviceScheduler implements DisposableBean {
         for (Sequence s : new ArrayList<>(active)) {
             int token;
             if (!s.prefilled()) {
-                if (s.remaining() > STEP_PREFILL) continue;
+                // a mixture reads its prompt here, token by token, to score every token under every component
+                if (s.remaining() > STEP_PREFILL && s.mixture() == null) continue;
                 token = s.input[s.read];                      // still reading: its next input token rides along
+                if (s.mixture() != null) s.mixture().observe(token);
             } else {
                 try {
                     token = s.next();
@@ -221,10 +230,22 @@ public class DeviceScheduler implements DisposableBean {
         for (Map.Entry<LanguageModel, List<Sequence>> e : byModel.entrySet()) {
             List<Sequence> batch = e.getValue();
             List<ModelState> states = new ArrayList<>(batch.size());
-            int[] tokens = new int[batch.size()];
-            for (int i = 0; i < tokens.length; i++) {
-                states.add(batch.get(i).state);
-                tokens[i] = batch.get(i).pendingToken;
+            int rows = 0;
+            for (Sequence s : batch) rows += s.rows();
+            int[] tokens = new int[rows];
+            int[] firstRow = new int[batch.size()];
+            for (int i = 0, r = 0; i < batch.size(); i++) {
+                Sequence s = batch.get(i);
+                firstRow[i] = r;
+                if (s.mixture() == null) {
+                    states.add(s.state);
+                    tokens[r++] = s.pendingToken;
+                } else {
+                    for (ModelState c : s.mixture().states()) {   // every component reads the same token
+                        states.add(c);
+                        tokens[r++] = s.pendingToken;
+                    }
+                }
             }
             float[][] logits;
             try {
@@ -236,9 +257,14 @@ public class DeviceScheduler implements DisposableBean {
                 }
                 continue;
             }
-            for (int i = 0; i < tokens.length; i++) {
+            for (int i = 0; i < batch.size(); i++) {
                 Sequence s = batch.get(i);
-                s.logits = logits[i];
+                if (s.mixture() == null) {
+                    s.logits = logits[firstRow[i]];
+                } else {
+                    s.mixture().stepped(Arrays.copyOfRange(logits, firstRow[i], firstRow[i] + s.rows()));
+                    s.logits = s.mixture().mixtureLogits();
+                }
                 if (!s.prefilled()) {
                     s.read++;
                     if (s.prefilled() && !s.prefillDone()) active.remove(s);

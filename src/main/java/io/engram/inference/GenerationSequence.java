@@ -18,7 +18,7 @@ final class GenerationSequence extends Sequence {
     /** What the device produced; persisting a saved state happens off the device thread. */
     record Outcome(GenerationService.Prepared prepared, String text, int[] tokens, String finishReason,
                    List<SampledToken> logprobs, float[] lastLogits, double queueMs, double promptMs,
-                   double ttftMs, double decodeTokensPerS) {}
+                   double ttftMs, double decodeTokensPerS, Mixture mixture) {}
 
     final CompletableFuture<Outcome> future = new CompletableFuture<>();
     private final GenerationService.Prepared p;
@@ -32,10 +32,19 @@ final class GenerationSequence extends Sequence {
     private final EngramMetrics.Request metrics;
     private String finish;
     private long prefilledNanos, firstTokenNanos, lastTokenNanos;
+    /** Compose "mixture": the components decoded as rows; null for one state (the weighted mean, or a single state). */
+    private final Mixture mixture;
 
     GenerationSequence(GenerationService.Prepared p, GenerationService.Sink sink, long timeoutNanos, EngramMetrics.Request metrics) {
+        this(p, sink, timeoutNanos, metrics, null);
+    }
+
+    GenerationSequence(GenerationService.Prepared p, GenerationService.Sink sink, long timeoutNanos, EngramMetrics.Request metrics,
+                       Mixture mixture) {
         super(p.model().model(), p.model().id(), p.start().state(), p.prompt(),
-                p.prompt().length == 0 ? p.start().lastLogits().clone() : null, p.createdNanos(), timeoutNanos);
+                p.prompt().length == 0 ? (mixture != null ? mixture.mixtureLogits() : p.start().lastLogits().clone()) : null,
+                p.createdNanos(), timeoutNanos);
+        this.mixture = mixture;
         this.p = p;
         this.sink = sink;
         this.sampler = new Sampler(p.sampling());
@@ -43,6 +52,11 @@ final class GenerationSequence extends Sequence {
         this.stop = new StopMatcher(p.stop());
         this.logprobs = p.wantLogprobs() ? new ArrayList<>() : null;
         this.metrics = metrics;
+    }
+
+    @Override
+    Mixture mixture() {
+        return mixture;
     }
 
     @Override
@@ -70,6 +84,7 @@ final class GenerationSequence extends Sequence {
         if (prefilledNanos == 0) prefilledNanos = System.nanoTime();
         SampledToken t = sampler.sample(logits);
         sampler.accept(t.token());
+        if (mixture != null) mixture.observe(t.token());   // the posterior after this token
         tokens.add(t.token());
         if (logprobs != null) logprobs.add(t);
         String piece = stop.push(decoder.push(t.token()));
@@ -108,7 +123,7 @@ final class GenerationSequence extends Sequence {
         double tps = out.length > 1 && decodeS > 0 ? (out.length - 1) / decodeS : 0;
         future.complete(new Outcome(p, text.toString(), out, finish, logprobs, lastLogits,
                 ms(admittedNanos - createdNanos), ms(prefilledNanos - admittedNanos),
-                firstTokenNanos == 0 ? 0 : ms(firstTokenNanos - createdNanos), tps));
+                firstTokenNanos == 0 ? 0 : ms(firstTokenNanos - createdNanos), tps, mixture));
     }
 
     @Override

@@ -57,7 +57,14 @@ public class GenerationService {
      */
     public record Request(Tenant tenant, String model, List<StateService.Ref> states, String prompt, int[] promptTokens,
                           Integer maxTokens, SamplingParams sampling, List<String> stop, boolean wantLogprobs,
-                          boolean saveState) {}
+                          boolean saveState, String compose) {
+
+        public Request(Tenant tenant, String model, List<StateService.Ref> states, String prompt, int[] promptTokens,
+                       Integer maxTokens, SamplingParams sampling, List<String> stop, boolean wantLogprobs,
+                       boolean saveState) {
+            this(tenant, model, states, prompt, promptTokens, maxTokens, sampling, stop, wantLogprobs, saveState, null);
+        }
+    }
 
     /** Receives each token as it is generated (on the device thread). */
     public interface Sink {
@@ -77,13 +84,39 @@ public class GenerationService {
 
     public record Timings(double queueMs, double stateLoadMs, double promptMs, double ttftMs, double decodeTokensPerS) {}
 
+    /**
+     * @param componentWeights with compose {@code posterior_mean} or {@code mixture}: the normalised posterior
+     *                         weights in the order of {@code states} (else null)
+     * @param stateComposition with compose {@code mixture} and a saved state: how that state was made
+     *                         ({@code "posterior_weighted_mean"}), else null
+     */
     public record Result(String model, String text, int[] tokens, String finishReason, List<SampledToken> logprobs,
-                         String stateId, Usage usage, Timings timings) {}
+                         String stateId, Usage usage, Timings timings, double[] componentWeights,
+                         String stateComposition) {
+
+        public Result(String model, String text, int[] tokens, String finishReason, List<SampledToken> logprobs,
+                      String stateId, Usage usage, Timings timings) {
+            this(model, text, tokens, finishReason, logprobs, stateId, usage, timings, null, null);
+        }
+    }
 
     /** A validated request, ready for the device. */
+    /**
+     * @param compose    how the states are composed
+     * @param components with compose {@code posterior_mean} or {@code mixture}: the separate states (else null)
+     * @param posterior  with {@code posterior_mean}, once the prompt was scored: the weights of {@code start}
+     */
     public record Prepared(Tenant tenant, LoadedModel model, StateService.Start start, int[] prompt, int maxTokens,
                            SamplingParams sampling, List<String> stop, boolean wantLogprobs, boolean saveState,
-                           long createdNanos) {}
+                           long createdNanos, Compose compose, StateService.Components components, double[] posterior) {
+
+        public Prepared(Tenant tenant, LoadedModel model, StateService.Start start, int[] prompt, int maxTokens,
+                        SamplingParams sampling, List<String> stop, boolean wantLogprobs, boolean saveState,
+                        long createdNanos) {
+            this(tenant, model, start, prompt, maxTokens, sampling, stop, wantLogprobs, saveState, createdNanos,
+                    Compose.MEAN, null, null);
+        }
+    }
 
     public Prepared prepare(Request r) {
         long t0 = System.nanoTime();
@@ -106,7 +139,17 @@ public class GenerationService {
                         + " characters; at most " + maxStopLength + " are allowed (engram.limits.max-stop-length)");
             }
         }
-        StateService.Start start = states.start(r.tenant(), r.model(), r.states());
+        Compose compose = Compose.parse(r.compose());
+        StateService.Components components = null;
+        StateService.Start start;
+        if (compose == Compose.MEAN) {
+            start = states.start(r.tenant(), r.model(), r.states());
+        } else {
+            components = components(r);
+            start = new StateService.Start(components.model(), components.states().get(0),
+                    components.lastLogits().contains(null) ? null : components.lastLogits().get(0),
+                    components.meanId(), components.tokens(), components.loadMs());
+        }
         LoadedModel model = states.model(start.model());
         int[] prompt = states.tokens(model, r.prompt(), r.promptTokens(), "prompt", true);
         long total = start.tokens() + prompt.length;
@@ -124,7 +167,24 @@ public class GenerationService {
         // the tenant key's tokens per minute: the prompt plus max_tokens are reserved now, and what is not generated
         // is given back when the generation ends (see submit)
         r.tenant().tokens().take((long) prompt.length + maxTokens);
-        return new Prepared(r.tenant(), model, start, prompt, maxTokens, sampling, stop, r.wantLogprobs(), r.saveState(), t0);
+        return new Prepared(r.tenant(), model, start, prompt, maxTokens, sampling, stop, r.wantLogprobs(), r.saveState(), t0,
+                compose, components, null);
+    }
+
+    /** The separate states of a posterior_mean or mixture request, within the batch limits. */
+    private StateService.Components components(Request r) {
+        if (r.states() == null || r.states().isEmpty()) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "'compose' \"" + Compose.parse(r.compose()).wire()
+                    + "\" needs at least one entry in 'states'");
+        }
+        int rows = props.scheduler().maxRunning();
+        if (r.states().size() > rows) {
+            throw new EngramException(ProblemType.LIMIT_EXCEEDED, "'compose' \"" + r.compose() + "\" reads each of the "
+                    + r.states().size() + " states as its own row of a batched step, and a batch holds at most " + rows
+                    + " rows (engram.scheduler.max-running): give at most " + rows + " states, combine some of them first"
+                    + " (POST /v1/states/combine), or raise engram.scheduler.max-running");
+        }
+        return states.components(r.tenant(), r.model(), r.states());
     }
 
     /**
@@ -132,8 +192,83 @@ public class GenerationService {
      * {@code cancelled()}, takes the sequence out of the batch before its next step.
      */
     public CompletableFuture<Result> submit(Prepared p, Sink sink) {
+        if (p.compose() == Compose.POSTERIOR_MEAN && p.posterior() == null) return submitPosteriorMean(p, sink);
+        Mixture mixture = p.compose() == Compose.MIXTURE ? mixture(p.components(), false) : null;
+        return submit(p, sink, mixture);
+    }
+
+    private static Mixture mixture(StateService.Components c, boolean copy) {
+        float[][] logits = c.lastLogits().contains(null) ? null : c.lastLogits().toArray(float[][]::new);
+        List<ModelState> states = copy ? c.states().stream().map(ModelState::copy).toList() : c.states();
+        return new Mixture(states, c.prior(), logits);
+    }
+
+    /**
+     * posterior_mean: score the prompt under every component on the device (rows of one batched step), then
+     * generate from the mean of the components under the posterior weights, one row like "mean".
+     */
+    private CompletableFuture<Result> submitPosteriorMean(Prepared p, Sink sink) {
+        StateService.Components c = p.components();
+        if (p.prompt().length == 0) return submit(posteriorMean(p, c.prior()), sink, null); // no evidence: the prior
+        ScoreSequence score = new ScoreSequence(p.model().model(), p.model().id(), mixture(c, true), p.prompt(),
+                p.createdNanos(), props.scheduler().requestTimeout().toNanos());
+        long reserved = (long) p.prompt().length + p.maxTokens();
+        try {
+            scheduler.submit(score);
+        } catch (RuntimeException e) {
+            p.tenant().tokens().giveBack(reserved);
+            throw e;
+        }
+        CompletableFuture<Result> out = new CompletableFuture<>();
+        score.future.whenCompleteAsync((w, e) -> {
+            if (e != null || out.isDone()) {
+                p.tenant().tokens().giveBack(reserved);
+                if (e != null) out.completeExceptionally(e);
+                return;
+            }
+            CompletableFuture<Result> inner;
+            try {
+                inner = submit(posteriorMean(p, w), sink, null);
+            } catch (RuntimeException ex) {
+                out.completeExceptionally(ex);
+                return;
+            }
+            out.whenComplete((r, x) -> {
+                if (out.isCancelled()) inner.cancel(false);
+            });
+            inner.whenComplete((r, x) -> {
+                if (x == null) out.complete(r);
+                else out.completeExceptionally(x instanceof java.util.concurrent.CompletionException && x.getCause() != null ? x.getCause() : x);
+            });
+        }, AFTER_DEVICE);
+        out.whenComplete((r, x) -> {
+            if (out.isCancelled()) score.cancel();
+        });
+        return out;
+    }
+
+    /** The request, now starting from the weighted mean of its components under {@code w}. */
+    private Prepared posteriorMean(Prepared p, double[] w) {
+        StateService.Components c = p.components();
+        LoadedModel model = p.model();
+        ModelState mean = model.model().combine(c.states(), w);
+        float[] logits = null;
+        if (!c.lastLogits().contains(null)) {
+            logits = new float[c.lastLogits().get(0).length];
+            for (int i = 0; i < w.length; i++) {
+                float[] l = c.lastLogits().get(i);
+                for (int j = 0; j < logits.length; j++) logits[j] += (float) (w[i] * l[j]);
+            }
+        }
+        String id = StateIds.combined(p.tenant().salt(), model.fingerprint(), c.ids().toArray(String[]::new), w);
+        StateService.Start start = new StateService.Start(model.id(), mean, logits, id, c.tokens(), c.loadMs());
+        return new Prepared(p.tenant(), model, start, p.prompt(), p.maxTokens(), p.sampling(), p.stop(), p.wantLogprobs(),
+                p.saveState(), p.createdNanos(), p.compose(), c, w);
+    }
+
+    private CompletableFuture<Result> submit(Prepared p, Sink sink, Mixture mixture) {
         EngramMetrics.Request m = metrics.requestQueued(p.model().id(), EngramMetrics.currentEndpoint(), p.createdNanos());
-        GenerationSequence seq = new GenerationSequence(p, sink, props.scheduler().requestTimeout().toNanos(), m);
+        GenerationSequence seq = new GenerationSequence(p, sink, props.scheduler().requestTimeout().toNanos(), m, mixture);
         try {
             scheduler.submit(seq);
         } catch (RuntimeException e) {
@@ -157,11 +292,40 @@ public class GenerationService {
     private Result finish(GenerationSequence.Outcome o) {
         Prepared p = o.prepared();
         String stateId = null;
-        if (p.saveState() && o.lastLogits() != null) stateId = save(p, p.start().state(), o.tokens(), o.lastLogits());
+        String composition = null;
+        if (p.saveState() && o.lastLogits() != null) {
+            if (o.mixture() != null) {
+                stateId = saveMixture(p, o.mixture(), o.tokens(), o.lastLogits());
+                composition = "posterior_weighted_mean";
+            } else {
+                stateId = save(p, p.start().state(), o.tokens(), o.lastLogits());
+            }
+        }
         Timings timings = new Timings(round(o.queueMs()), round(p.start().loadMs()), round(o.promptMs()),
                 round(o.ttftMs()), round(o.decodeTokensPerS()));
         Usage usage = new Usage(p.start().tokens(), p.prompt().length, o.tokens().length);
-        return new Result(p.model().id(), o.text(), o.tokens(), o.finishReason(), o.logprobs(), stateId, usage, timings);
+        double[] weights = o.mixture() != null ? o.mixture().weights() : p.posterior();
+        return new Result(p.model().id(), o.text(), o.tokens(), o.finishReason(), o.logprobs(), stateId, usage, timings,
+                weights, composition);
+    }
+
+    /**
+     * save_state with compose "mixture": the mean of the components' final states (each has read the prompt and
+     * the generated tokens) under the final posterior weights, kind {@code mixture}, with the mixture's
+     * next-token log-probabilities as its logits. Its id is the priming rule's over the same tokens, in a
+     * namespace of its own ({@code "mixture:" + mean id} as parent), so it never poses as a continuation of the mean.
+     */
+    private String saveMixture(Prepared p, Mixture mixture, int[] generated, float[] lastLogits) {
+        ModelState state = mixture.mean(p.model().model());
+        int[] read = Arrays.copyOf(p.prompt(), p.prompt().length + generated.length);
+        System.arraycopy(generated, 0, read, p.prompt().length, generated.length);
+        String id = StateIds.primed(p.tenant().salt(), p.model().fingerprint(), "mixture:" + p.start().id(), read);
+        Instant now = clock.instant();
+        StateMeta meta = new StateMeta(id, p.model().id(), "mixture", read.length, p.start().tokens() + read.length,
+                p.start().id(), state.byteSize(), now, now.plusSeconds(props.limits().defaultTtlSeconds()),
+                p.tenant().name());
+        store.put(new StoredState(meta, state, lastLogits));
+        return id;
     }
 
     private String save(Prepared p, ModelState state, int[] generated, float[] lastLogits) {

@@ -51,6 +51,20 @@ abstract class Sequence {
         return cancelled;
     }
 
+    /**
+     * The components of a mixture (compose {@code "mixture"} / {@code "posterior_mean"} scoring), read as rows of
+     * the batched step instead of {@link #state}, one input token per step; null for one-state sequences.
+     */
+    Mixture mixture() {
+        return null;
+    }
+
+    /** Rows this sequence takes in a batched step (what counts against {@code max-running}). */
+    final int rows() {
+        Mixture m = mixture();
+        return m == null ? 1 : m.size();
+    }
+
     /** Called on the device thread when the sequence leaves the queue and joins the batch. */
     void admitted() {}
 

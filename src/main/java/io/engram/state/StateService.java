@@ -259,6 +259,42 @@ public class StateService {
         return resolve(tenant, modelId, refs, true);
     }
 
+    /**
+     * The states of a composition that keeps them apart (compose {@code "mixture"} or {@code "posterior_mean"}):
+     * private copies of each, their next-token logits (null entries where a state has none), the normalised prior
+     * weights, and the id of their weighted mean under those weights (what {@code "mean"} would start from).
+     */
+    public record Components(String model, List<ModelState> states, List<float[]> lastLogits, List<String> ids,
+                             double[] prior, String meanId, long tokens, double loadMs) {}
+
+    /** Resolves {@code refs} as separate components, with the same checks as {@link #start}. */
+    public Components components(Tenant tenant, String modelId, List<Ref> refs) {
+        long t0 = System.nanoTime();
+        if (refs == null || refs.isEmpty()) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "this 'compose' needs at least one entry in 'states'");
+        }
+        int max = props.limits().maxStates();
+        if (refs.size() > max) {
+            throw new EngramException(ProblemType.LIMIT_EXCEEDED, refs.size() + " states given; at most " + max
+                    + " may be combined (engram.limits.max-states)");
+        }
+        double[] w = normalisedWeights(refs);
+        List<StoredState> loaded = new ArrayList<>();
+        for (Ref r : refs) loaded.add(load(tenant, r.id()));
+        LoadedModel model = model(modelId == null ? loaded.get(0).meta().model() : modelId);
+        for (StoredState s : loaded) sameModel(model, s.meta());
+        long tokens = 0;
+        List<ModelState> states = new ArrayList<>();
+        List<float[]> logits = new ArrayList<>();
+        for (StoredState s : loaded) {
+            tokens = Math.max(tokens, s.meta().totalTokens());
+            states.add(s.state().copy());
+            logits.add(s.lastLogits() == null ? null : s.lastLogits().clone());
+        }
+        String id = StateIds.combined(tenant.salt(), model.fingerprint(), ids(refs).toArray(String[]::new), w);
+        return new Components(model.id(), states, logits, ids(refs), w, id, tokens, ms(t0));
+    }
+
     private Start resolve(Tenant tenant, String modelId, List<Ref> refs, boolean keepSingle) {
         long t0 = System.nanoTime();
         if (refs == null || refs.isEmpty()) {
