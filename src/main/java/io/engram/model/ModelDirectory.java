@@ -132,7 +132,9 @@ public final class ModelDirectory {
                 case "rwkv7" -> {
                     Rwkv7Weights w = Rwkv7Weights.read(ck);
                     try {
-                        yield new Rwkv7Model(w, options.device(), options.chunkTokens(), options.cpuDecodeKernels(), serve);
+                        Rwkv7Model m = new Rwkv7Model(w, options.device(), options.chunkTokens(), options.cpuDecodeKernels(), serve);
+                        m.releaseHostFloat32();                  // the weights were read for this model only
+                        yield m;
                     } catch (IllegalArgumentException e) {
                         throw new CheckpointException("model '" + id + "': " + e.getMessage(), e);
                     }

@@ -76,6 +76,35 @@ class ServeDtypeSettingTest {
     }
 
     @Test
+    void loaderDropsTheHeapFloat32CopiesAndServesTheSameNumbers() throws Exception {
+        Path dir = model("int8");
+        int[] prompt = new int[40];                                   // > HOST_ROWS: priming goes through DJL
+        for (int i = 0; i < prompt.length; i++) prompt[i] = (i * 37) % 250 + 1;
+        try (LoadedModel loaded = ModelDirectory.load("m", dir, opts("", Map.of()));
+             io.engram.weights.Checkpoint ck = io.engram.weights.Checkpoints.open(dir);
+             Rwkv7Model kept = new Rwkv7Model(io.engram.model.rwkv7.Rwkv7Weights.read(ck), Device.cpu(), 16, true, ServeDtype.INT8)) {
+            Rwkv7Model m = (Rwkv7Model) loaded.model();
+            assertEquals(kept.parameters(), m.parameters(), "parameters are counted before the copies go");
+            var s1 = m.zeroState();
+            var s2 = kept.zeroState();
+            float[] a = m.forward(s1, prompt, true), b = kept.forward(s2, prompt, true);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(b, a, "prime");
+            for (int t = 0; t < 8; t++) {
+                int tok = argmax(a);
+                a = m.forward(s1, new int[] {tok}, true);
+                b = kept.forward(s2, new int[] {tok}, true);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(b, a, "decode step " + t);
+            }
+        }
+    }
+
+    static int argmax(float[] a) {
+        int best = 0;
+        for (int i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+        return best;
+    }
+
+    @Test
     void servedModelDecodesCloseToFloat32() throws Exception {
         Path dir = model(null);
         try (LoadedModel f = ModelDirectory.load("m", dir, opts("", Map.of()));

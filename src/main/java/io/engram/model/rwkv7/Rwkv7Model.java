@@ -33,6 +33,7 @@ public final class Rwkv7Model implements LanguageModel {
 
     private final Rwkv7Config cfg;
     private final ServeDtype serveDtype;
+    private final long parameters;
     private final Rwkv7Weights host;
     private final NDManager manager;
     private final int chunkSize;
@@ -59,6 +60,7 @@ public final class Rwkv7Model implements LanguageModel {
      */
     public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, ServeDtype serveDtype) {
         this.serveDtype = serveDtype;
+        this.parameters = weights.parameterCount();
         if (serveDtype != ServeDtype.FLOAT32 && !(cpuKernels && !device.isGpu())) {
             throw new IllegalArgumentException("serve dtype " + serveDtype + " is only served by the CPU decode kernels "
                     + "(engram.device=cpu with engram.scheduler.cpu-decode-kernels=true); use float32 on " + device);
@@ -90,6 +92,17 @@ public final class Rwkv7Model implements LanguageModel {
         }
     }
 
+    /**
+     * For the owner of the weights (the model loader): when decode reads another format, drops the float32 heap
+     * copies of the large matrices, which nothing reads any more (decode has its served copies, priming its
+     * libtorch ones). Returns whether it did. The weights passed in must not be used elsewhere afterwards.
+     */
+    public boolean releaseHostFloat32() {
+        if (cpu == null || serveDtype == ServeDtype.FLOAT32) return false;
+        host.releaseLargeMatrices();
+        return true;
+    }
+
     /** The format decode reads the large matrices in. */
     public ServeDtype serveDtype() {
         return serveDtype;
@@ -116,7 +129,7 @@ public final class Rwkv7Model implements LanguageModel {
 
     @Override
     public long parameters() {
-        return host.parameterCount();
+        return parameters;
     }
 
     @Override
