@@ -136,6 +136,7 @@ public final class Benchmark {
                 }
             }
         }
+        var headMs = Ceilings.servedHeadMs(runs);
         double gbps = Ceilings.decodeKernelGbps(runs), gflops = Ceilings.djlGemmGflops(chunkTokens, 768, 3072, runs);
 
         Double httpMs = null;
@@ -156,6 +157,7 @@ public final class Benchmark {
         }
         if (httpMs != null) System.out.printf("| POST /v1/states + POST /v1/generate (32 tokens), HTTP | %.0f ms |%n", httpMs);
         System.out.printf("| ceiling: decode kernel read bandwidth, 512 MB | %.1f GB/s |%n", gbps);
+        headMs.forEach((f, v) -> System.out.printf("| ceiling: head product [65536,768] x [768], %s weights | %.2f ms |%n", f, v));
         System.out.printf("| ceiling: DJL product [%d,768]x[768,3072] | %.0f GFLOP/s |%n", chunkTokens, gflops);
         if (!loadResults.isEmpty()) {
             System.out.println();
