@@ -106,25 +106,36 @@ public final class Benchmark {
             System.out.printf("run %d: prime %.0f tok/s, decode %.1f tok/s%n", r, primeTokens / primeS, decodeTokens / decodeS);
         }
         m.close();
-        // the served formats: the same decode loop on the same model, reloaded with the format's weights
+        // the served formats: the same decode loop on the same model, one instance per format (float32 included),
+        // alternated run by run so that a neighbour's load falls on every format alike
         java.util.Map<ServeDtype, Double> served = new java.util.LinkedHashMap<>();
-        for (ServeDtype f : formats) {
-            if (f == ServeDtype.FLOAT32 || !m.architecture().equals("rwkv7")) continue;
-            try (LoadedModel q = ModelDirectory.load(modelId, modelDir,
-                    new ModelDirectory.Options(Device.cpu(), chunkTokens, true).withServeDtype(f.id))) {
-                List<Double> d = new ArrayList<>();
-                for (int r = 0; r <= runs; r++) {
-                    ModelState s = q.model().zeroState();
-                    int tok = argmax(q.model().forward(s, rnd.ints(64, 1, Math.min(vocab, 60000)).toArray(), true));
-                    long t1 = System.nanoTime();
-                    for (int i = 0; i < decodeTokens; i++) tok = argmax(q.model().forward(s, new int[] {tok}, true));
-                    double decodeS = (System.nanoTime() - t1) / 1e9;
-                    if (r == 0) continue;
-                    d.add(decodeTokens / decodeS);
-                    System.out.printf("run %d: decode %.1f tok/s, %s weights%n", r, decodeTokens / decodeS, f);
+        if (m.architecture().equals("rwkv7") && formats.stream().anyMatch(f -> f != ServeDtype.FLOAT32)) {
+            java.util.Map<ServeDtype, LoadedModel> byFormat = new java.util.LinkedHashMap<>();
+            java.util.Map<ServeDtype, List<Double>> d = new java.util.LinkedHashMap<>();
+            try {
+                for (ServeDtype f : java.util.stream.Stream.concat(java.util.stream.Stream.of(ServeDtype.FLOAT32), formats.stream()).distinct().toList()) {
+                    byFormat.put(f, ModelDirectory.load(modelId, modelDir,
+                            new ModelDirectory.Options(Device.cpu(), chunkTokens, true).withServeDtype(f.id)));
+                    d.put(f, new ArrayList<>());
                 }
-                served.put(f, median(d));
+                for (int r = 0; r <= runs; r++) {
+                    int[] prompt = rnd.ints(64, 1, Math.min(vocab, 60000)).toArray();
+                    for (var e : byFormat.entrySet()) {
+                        LanguageModel q = e.getValue().model();
+                        ModelState s = q.zeroState();
+                        int tok = argmax(q.forward(s, prompt, true));
+                        long t1 = System.nanoTime();
+                        for (int i = 0; i < decodeTokens; i++) tok = argmax(q.forward(s, new int[] {tok}, true));
+                        double decodeS = (System.nanoTime() - t1) / 1e9;
+                        if (r == 0) continue;
+                        d.get(e.getKey()).add(decodeTokens / decodeS);
+                        System.out.printf("run %d: decode %.1f tok/s, %s weights (alternated)%n", r, decodeTokens / decodeS, e.getKey());
+                    }
+                }
+            } finally {
+                byFormat.values().forEach(LoadedModel::close);
             }
+            d.forEach((f, v) -> served.put(f, median(v)));
         }
         List<io.engram.model.rwkv7.ServedQuality.Result> quality = new ArrayList<>();
         if (qualitySteps > 0 && m.architecture().equals("rwkv7")) {
@@ -150,7 +161,7 @@ public final class Benchmark {
         System.out.println("|---|---|");
         System.out.printf("| priming a %d-token document | %.0f tok/s |%n", primeTokens, median(prime));
         System.out.printf("| single-stream decode | %.1f tok/s (%.1f ms/token) |%n", median(decode), 1000 / median(decode));
-        served.forEach((f, v) -> System.out.printf("| single-stream decode, %s weights | %.1f tok/s (%.1f ms/token) |%n", f, v, 1000 / v));
+        served.forEach((f, v) -> System.out.printf("| single-stream decode, %s weights (formats alternated) | %.1f tok/s (%.1f ms/token) |%n", f, v, 1000 / v));
         for (var q : quality) {
             System.out.printf("| %s vs float32 logits, %d greedy steps: max / mean abs error, greedy agreement | %.4f / %.5f (max |logit| %.2f), %.1f%% |%n",
                     q.dtype(), q.steps(), q.maxAbs(), q.meanAbs(), q.logitRange(), 100 * q.agreement());

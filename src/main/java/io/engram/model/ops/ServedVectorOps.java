@@ -32,30 +32,37 @@ final class ServedVectorOps {
         return wv.lanewise(VectorOperators.AND, HIGH).reinterpretAsFloats();
     }
 
-    /** {@code y[yo + o] = W[o,:] . x[xo..]} for bf16 weight rows {@code [from, to)}, two rows per pass. */
+    /** {@code y[yo + o] = W[o,:] . x[xo..]} for bf16 weight rows {@code [from, to)}: four rows per pass share each x load. */
     static void bf16Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
         int in = w.in, words = w.rowWords, blocks = in / (2 * L);       // full blocks; the rest is a scalar tail
         int[] p = w.bf16;
         int o = from;
-        for (; o + 2 <= to; o += 2) {
-            int b0 = o * words, b1 = b0 + words;
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, c0 = a0, c1 = a0;
+        for (; o + 4 <= to; o += 4) {
+            int b0 = o * words, b1 = b0 + words, b2 = b1 + words, b3 = b2 + words;
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
             for (int b = 0; b < blocks; b++) {
                 int wo = b * L, xi = xo + b * 2 * L;
                 FloatVector xl = FloatVector.fromArray(S, x, xi), xh = FloatVector.fromArray(S, x, xi + L);
                 IntVector w0 = IntVector.fromArray(SI, p, b0 + wo), w1 = IntVector.fromArray(SI, p, b1 + wo);
-                a0 = low(w0).fma(xl, a0);
-                c0 = high(w0).fma(xh, c0);
-                a1 = low(w1).fma(xl, a1);
-                c1 = high(w1).fma(xh, c1);
+                IntVector w2 = IntVector.fromArray(SI, p, b2 + wo), w3 = IntVector.fromArray(SI, p, b3 + wo);
+                a0 = high(w0).fma(xh, low(w0).fma(xl, a0));
+                a1 = high(w1).fma(xh, low(w1).fma(xl, a1));
+                a2 = high(w2).fma(xh, low(w2).fma(xl, a2));
+                a3 = high(w3).fma(xh, low(w3).fma(xl, a3));
             }
-            float s0 = a0.add(c0).reduceLanes(VectorOperators.ADD), s1 = a1.add(c1).reduceLanes(VectorOperators.ADD);
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
             for (int i = blocks * 2 * L; i < in; i++) {
-                s0 += w.get(o, i) * x[xo + i];
-                s1 += w.get(o + 1, i) * x[xo + i];
+                float xi = x[xo + i];
+                s0 += w.get(o, i) * xi;
+                s1 += w.get(o + 1, i) * xi;
+                s2 += w.get(o + 2, i) * xi;
+                s3 += w.get(o + 3, i) * xi;
             }
             y[yo + o] = s0;
             y[yo + o + 1] = s1;
+            y[yo + o + 2] = s2;
+            y[yo + o + 3] = s3;
         }
         for (; o < to; o++) {
             float s = 0f;
