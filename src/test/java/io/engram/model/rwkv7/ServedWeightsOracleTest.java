@@ -63,6 +63,32 @@ class ServedWeightsOracleTest {
         assertTrue(r.agreement() >= 0.9, "int8 greedy agreement " + r.agreement());
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(value = ServeDtype.class, names = {"BFLOAT16", "INT8"})
+    void batchedStepMatchesOneSequenceAtATime(ServeDtype d) {
+        try (Rwkv7Model one = new Rwkv7Model(w, Device.cpu(), 64, true, d);
+             Rwkv7Model many = new Rwkv7Model(w, Device.cpu(), 64, true, d)) {
+            int n = 3;
+            java.util.List<io.engram.model.ModelState> a = new java.util.ArrayList<>(), b = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                int[] p = java.util.Arrays.copyOf(prompt, 2 + i);
+                a.add(one.zeroState());
+                b.add(many.zeroState());
+                one.forward(a.get(i), p, false);
+                many.forward(b.get(i), p, false);
+            }
+            int[] toks = {5, 77, 200};
+            for (int step = 0; step < 4; step++) {
+                float[][] batched = many.step(b, toks);                      // the block kernel: rows widened once
+                for (int i = 0; i < n; i++) {
+                    float[] single = one.forward(a.get(i), new int[] {toks[i]}, true);   // the fused one-row kernel
+                    io.engram.testsupport.Fixtures.assertClose(d + " sequence " + i + " step " + step, single, batched[i]);
+                    toks[i] = ServedQuality.argmax(single);
+                }
+            }
+        }
+    }
+
     @Test
     void reducedFormatsAreRefusedOffTheCpuKernels() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
