@@ -71,7 +71,12 @@ final class ServedVectorOps {
         }
     }
 
-    /** {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, two rows per pass. */
+    /** L int8 weights from {@code q[at..]} as floats (sign-extended in registers). */
+    private static FloatVector widen(byte[] q, int at) {
+        return (FloatVector) ByteVector.fromArray(SB, q, at).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    /** {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, four rows per pass. */
     static void int8Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
         int in = w.in, g = w.group, groups = w.groups;
         byte[] q = w.q8;
@@ -86,23 +91,29 @@ final class ServedVectorOps {
             return;
         }
         int o = from;
-        for (; o + 2 <= to; o += 2) {
-            int r0 = o * in, r1 = r0 + in, s0 = o * groups, s1 = s0 + groups;
-            FloatVector t0 = FloatVector.zero(S), t1 = t0;
+        for (; o + 4 <= to; o += 4) {                          // four rows per pass share each x load
+            int r0 = o * in, r1 = r0 + in, r2 = r1 + in, r3 = r2 + in, s0 = o * groups;
+            FloatVector t0 = FloatVector.zero(S), t1 = t0, t2 = t0, t3 = t0;
             for (int k = 0; k < groups; k++) {
-                FloatVector a0 = FloatVector.zero(S), a1 = a0;
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
                 int base = k * g;
                 for (int v = 0; v < vecPerGroup; v++) {
                     int i = base + v * L;
                     FloatVector xv = FloatVector.fromArray(S, x, xo + i);
-                    a0 = ((FloatVector) ByteVector.fromArray(SB, q, r0 + i).convertShape(VectorOperators.B2F, S, 0)).fma(xv, a0);
-                    a1 = ((FloatVector) ByteVector.fromArray(SB, q, r1 + i).convertShape(VectorOperators.B2F, S, 0)).fma(xv, a1);
+                    a0 = widen(q, r0 + i).fma(xv, a0);
+                    a1 = widen(q, r1 + i).fma(xv, a1);
+                    a2 = widen(q, r2 + i).fma(xv, a2);
+                    a3 = widen(q, r3 + i).fma(xv, a3);
                 }
                 t0 = a0.fma(FloatVector.broadcast(S, sc[s0 + k]), t0);
-                t1 = a1.fma(FloatVector.broadcast(S, sc[s1 + k]), t1);
+                t1 = a1.fma(FloatVector.broadcast(S, sc[s0 + groups + k]), t1);
+                t2 = a2.fma(FloatVector.broadcast(S, sc[s0 + 2 * groups + k]), t2);
+                t3 = a3.fma(FloatVector.broadcast(S, sc[s0 + 3 * groups + k]), t3);
             }
             y[yo + o] = t0.reduceLanes(VectorOperators.ADD);
             y[yo + o + 1] = t1.reduceLanes(VectorOperators.ADD);
+            y[yo + o + 2] = t2.reduceLanes(VectorOperators.ADD);
+            y[yo + o + 3] = t3.reduceLanes(VectorOperators.ADD);
         }
         for (; o < to; o++) {
             float s = 0f;
