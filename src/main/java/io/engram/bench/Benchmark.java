@@ -8,6 +8,7 @@ import io.engram.model.ModelDirectory;
 import io.engram.model.ModelState;
 import io.engram.model.demo.DemoModel;
 import io.engram.model.ops.CpuKernels;
+import io.engram.weights.ServeDtype;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,7 +24,9 @@ import org.springframework.context.ConfigurableApplicationContext;
 
 /**
  * {@code java -jar engram.jar bench [--model DIR | --random-0.1b] [--runs 5] [--prime-tokens 1024]
- * [--decode-tokens 64] [--chunk-tokens 256] [--no-http] [--load ...]}: priming throughput, single-stream decode,
+ * [--decode-tokens 64] [--chunk-tokens 256] [--no-http] [--load ...] [--formats bfloat16,int8] [--quality 256]}:
+ * priming throughput, single-stream decode (float32, then one row per served format of {@code --formats}; with
+ * {@code --quality N}, each format's logit error and greedy agreement over N steps against float32),
  * and the wall time of one {@code POST /v1/states} plus one {@code POST /v1/generate} of 32 tokens through real
  * HTTP. Each figure is the median of the runs, after one warm-up run. The load average is printed before and
  * after: on a shared machine, figures are only comparable at comparable load. {@code bench --retnet-0.1b |
@@ -40,7 +43,8 @@ public final class Benchmark {
             if (a.equals("--soak")) return Soak.command(args); // soak and overload: threads, RSS, errors over a long run
         }
         Path modelDir = null;
-        int runs = 5, primeTokens = 1024, decodeTokens = 64, chunkTokens = 256;
+        int runs = 5, primeTokens = 1024, decodeTokens = 64, chunkTokens = 256, qualitySteps = 0;
+        List<ServeDtype> formats = List.of(ServeDtype.BFLOAT16, ServeDtype.INT8);
         boolean http = true;
         boolean load = false;
         int loadTokens = 128, primeForLoad = 32768;
@@ -55,6 +59,8 @@ public final class Benchmark {
                 case "--chunk-tokens" -> chunkTokens = Integer.parseInt(args[++i]);
                 case "--no-http" -> http = false;
                 case "--load" -> load = true;
+                case "--formats" -> formats = Arrays.stream(args[++i].split(",")).map(f -> ServeDtype.parse(f, "--formats")).toList();
+                case "--quality" -> qualitySteps = Integer.parseInt(args[++i]);
                 case "--load-streams" -> loadStreams = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--load-tokens" -> loadTokens = Integer.parseInt(args[++i]);
                 case "--load-prime-tokens" -> primeForLoad = Integer.parseInt(args[++i]);
@@ -101,6 +107,48 @@ public final class Benchmark {
             System.out.printf("run %d: prime %.0f tok/s, decode %.1f tok/s%n", r, primeTokens / primeS, decodeTokens / decodeS);
         }
         m.close();
+        // the served formats: the same decode loop on the same model, one instance per format (float32 included),
+        // alternated run by run so that a neighbour's load falls on every format alike
+        java.util.Map<ServeDtype, Double> served = new java.util.LinkedHashMap<>();
+        if (m.architecture().equals("rwkv7") && formats.stream().anyMatch(f -> f != ServeDtype.FLOAT32)) {
+            java.util.Map<ServeDtype, LoadedModel> byFormat = new java.util.LinkedHashMap<>();
+            java.util.Map<ServeDtype, List<Double>> d = new java.util.LinkedHashMap<>();
+            try {
+                for (ServeDtype f : java.util.stream.Stream.concat(java.util.stream.Stream.of(ServeDtype.FLOAT32), formats.stream()).distinct().toList()) {
+                    byFormat.put(f, ModelDirectory.load(modelId, modelDir,
+                            new ModelDirectory.Options(Device.cpu(), chunkTokens, true).withServeDtype(f.id)));
+                    d.put(f, new ArrayList<>());
+                }
+                for (int r = 0; r <= runs; r++) {
+                    int[] prompt = rnd.ints(64, 1, Math.min(vocab, 60000)).toArray();
+                    for (var e : byFormat.entrySet()) {
+                        LanguageModel q = e.getValue().model();
+                        ModelState s = q.zeroState();
+                        int tok = argmax(q.forward(s, prompt, true));
+                        long t1 = System.nanoTime();
+                        for (int i = 0; i < decodeTokens; i++) tok = argmax(q.forward(s, new int[] {tok}, true));
+                        double decodeS = (System.nanoTime() - t1) / 1e9;
+                        if (r == 0) continue;
+                        d.get(e.getKey()).add(decodeTokens / decodeS);
+                        System.out.printf("run %d: decode %.1f tok/s, %s weights (alternated)%n", r, decodeTokens / decodeS, e.getKey());
+                    }
+                }
+            } finally {
+                byFormat.values().forEach(LoadedModel::close);
+            }
+            d.forEach((f, v) -> served.put(f, median(v)));
+        }
+        List<io.engram.model.rwkv7.ServedQuality.Result> quality = new ArrayList<>();
+        if (qualitySteps > 0 && m.architecture().equals("rwkv7")) {
+            try (io.engram.weights.Checkpoint ck = io.engram.weights.Checkpoints.open(modelDir)) {
+                io.engram.model.rwkv7.Rwkv7Weights w = io.engram.model.rwkv7.Rwkv7Weights.read(ck);
+                int[] prompt = new Random(2).ints(16, 1, Math.min(vocab, 60000)).toArray();
+                for (ServeDtype f : formats) {
+                    if (f != ServeDtype.FLOAT32) quality.add(io.engram.model.rwkv7.ServedQuality.measure(w, f, prompt, qualitySteps));
+                }
+            }
+        }
+        var headMs = Ceilings.servedHeadMs(runs);
         double gbps = Ceilings.decodeKernelGbps(runs), gflops = Ceilings.djlGemmGflops(chunkTokens, 768, 3072, runs);
 
         Double httpMs = null;
@@ -114,8 +162,14 @@ public final class Benchmark {
         System.out.println("|---|---|");
         System.out.printf("| priming a %d-token document | %.0f tok/s |%n", primeTokens, median(prime));
         System.out.printf("| single-stream decode | %.1f tok/s (%.1f ms/token) |%n", median(decode), 1000 / median(decode));
+        served.forEach((f, v) -> System.out.printf("| single-stream decode, %s weights (formats alternated) | %.1f tok/s (%.1f ms/token) |%n", f, v, 1000 / v));
+        for (var q : quality) {
+            System.out.printf("| %s vs float32 logits, %d greedy steps: max / mean abs error, greedy agreement | %.4f / %.5f (max |logit| %.2f), %.1f%% |%n",
+                    q.dtype(), q.steps(), q.maxAbs(), q.meanAbs(), q.logitRange(), 100 * q.agreement());
+        }
         if (httpMs != null) System.out.printf("| POST /v1/states + POST /v1/generate (32 tokens), HTTP | %.0f ms |%n", httpMs);
         System.out.printf("| ceiling: decode kernel read bandwidth, 512 MB | %.1f GB/s |%n", gbps);
+        headMs.forEach((f, v) -> System.out.printf("| ceiling: head product [65536,768] x [768], %s weights | %.2f ms |%n", f, v));
         System.out.printf("| ceiling: DJL product [%d,768]x[768,3072] | %.0f GFLOP/s |%n", chunkTokens, gflops);
         if (!loadResults.isEmpty()) {
             System.out.println();

@@ -32,6 +32,36 @@ final class Ceilings {
         return Benchmark.median(gbps);
     }
 
+    /**
+     * Milliseconds of one vocabulary-head product ({@code [65536,768]}, one input row) in each served format,
+     * the formats alternated run by run so that a neighbour's load falls on all of them alike: median of
+     * {@code runs} per format. The ratio between formats is what fewer bytes per weight buys at this bandwidth.
+     */
+    static java.util.Map<io.engram.weights.ServeDtype, Double> servedHeadMs(int runs) {
+        int out = 65536, in = 768;
+        java.util.Random rnd = new java.util.Random(5);
+        float[] w = new float[out * in];
+        for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian() * 0.02f;
+        float[] x = new float[in], y = new float[out];
+        for (int i = 0; i < in; i++) x[i] = (float) rnd.nextGaussian();
+        java.util.Map<io.engram.weights.ServeDtype, io.engram.model.ops.ServedMatrix> ms = new java.util.LinkedHashMap<>();
+        for (io.engram.weights.ServeDtype d : io.engram.weights.ServeDtype.values()) {
+            ms.put(d, io.engram.model.ops.ServedMatrix.of(w, out, in, d));
+        }
+        java.util.Map<io.engram.weights.ServeDtype, List<Double>> t = new java.util.LinkedHashMap<>();
+        for (int r = 0; r <= runs * 4; r++) {
+            for (var e : ms.entrySet()) {
+                long t0 = System.nanoTime();
+                io.engram.model.ops.ServedKernels.matVecs(new io.engram.model.ops.ServedKernels.Job(e.getValue(), x, 0, y, 0, 1));
+                double msec = (System.nanoTime() - t0) / 1e6;
+                if (r >= runs) t.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(msec);   // the first runs warm up
+            }
+        }
+        java.util.Map<io.engram.weights.ServeDtype, Double> med = new java.util.LinkedHashMap<>();
+        t.forEach((d, v) -> med.put(d, Benchmark.median(v)));
+        return med;
+    }
+
     /** GFLOP/s of a DJL {@code [t,in] x [in,out]} product (one projection of a priming chunk): median of {@code runs}. */
     static double djlGemmGflops(int t, int in, int out, int runs) {
         try (NDManager m = NDManager.newBaseManager()) {

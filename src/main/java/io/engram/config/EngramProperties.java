@@ -34,7 +34,23 @@ public record EngramProperties(
         @Valid @NotNull @DefaultValue Retnet retnet,
         @Valid @NotNull @DefaultValue Redis redis,
         @Valid @NotNull @DefaultValue Demo demo,
-        @Valid @NotNull @DefaultValue Security security) {
+        @Valid @NotNull @DefaultValue Security security,
+        /** Served weight format for every model ({@code float32}, {@code bfloat16}, {@code int8}); empty = each
+         *  model's config.json {@code serve_dtype}, else float32. */
+        @NotNull @Pattern(regexp = "|float32|bfloat16|int8", message = "must be float32, bfloat16 or int8")
+        @DefaultValue("") String serveDtype,
+        /** Per-model settings, by model id ({@code engram.models.<id>.serve-dtype}); they win over the global ones. */
+        java.util.Map<String, @Valid ModelSettings> models) {
+
+    public EngramProperties {
+        models = models == null ? java.util.Map.of() : java.util.Map.copyOf(models);
+    }
+
+    /** One model's overrides. */
+    public record ModelSettings(
+            /** Served weight format of this model; empty = engram.serve-dtype, else its config.json. */
+            @Pattern(regexp = "|float32|bfloat16|int8", message = "must be float32, bfloat16 or int8")
+            String serveDtype) {}
 
     /** Request limits: each is answered with a problem-details 4xx naming the limit. */
     public record Limits(

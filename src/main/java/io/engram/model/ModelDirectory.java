@@ -11,6 +11,7 @@ import io.engram.tokenizer.Tokenizers;
 import io.engram.weights.Checkpoint;
 import io.engram.weights.CheckpointException;
 import io.engram.weights.Checkpoints;
+import io.engram.weights.ServeDtype;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -37,10 +38,42 @@ public final class ModelDirectory {
      * @param chunkTokens      RWKV-7: tokens per batched chunk when reading documents
      * @param retnetChunkSize  RetNet: tokens per chunk of the chunkwise paradigm; 0 = the config's recurrent_chunk_size
      */
-    public record Options(Device device, int chunkTokens, boolean cpuDecodeKernels, int retnetChunkSize) {
+    public record Options(Device device, int chunkTokens, boolean cpuDecodeKernels, int retnetChunkSize,
+                          String serveDtype, Map<String, String> modelServeDtypes) {
+
+        public Options {
+            serveDtype = serveDtype == null ? "" : serveDtype;
+            modelServeDtypes = modelServeDtypes == null ? Map.of() : Map.copyOf(modelServeDtypes);
+        }
+
+        public Options(Device device, int chunkTokens, boolean cpuDecodeKernels, int retnetChunkSize) {
+            this(device, chunkTokens, cpuDecodeKernels, retnetChunkSize, "", Map.of());
+        }
 
         public Options(Device device, int chunkTokens, boolean cpuDecodeKernels) {
             this(device, chunkTokens, cpuDecodeKernels, 0);
+        }
+
+        /** The same options serving every model in {@code dtype} (as {@code engram.serve-dtype} does). */
+        public Options withServeDtype(String dtype) {
+            return new Options(device, chunkTokens, cpuDecodeKernels, retnetChunkSize, dtype, modelServeDtypes);
+        }
+    }
+
+    /**
+     * The served weight format of model {@code id}: {@code engram.models.<id>.serve-dtype}, else
+     * {@code engram.serve-dtype}, else config.json's {@code "serve_dtype"}, else float32.
+     */
+    static ServeDtype serveDtype(String id, Path configFile, ModelConfig config, Options options) {
+        String own = options.modelServeDtypes().getOrDefault(id, "");
+        try {
+            if (!own.isBlank()) return ServeDtype.parse(own, "engram.models." + id + ".serve-dtype");
+            if (!options.serveDtype().isBlank()) return ServeDtype.parse(options.serveDtype(), "engram.serve-dtype");
+            Object v = config.raw().get("serve_dtype");
+            if (v == null) return ServeDtype.FLOAT32;
+            return ServeDtype.parse(String.valueOf(v), configFile + ": \"serve_dtype\"");
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("model '" + id + "': " + e.getMessage(), e);
         }
     }
 
@@ -81,6 +114,11 @@ public final class ModelDirectory {
     /** Loads {@code dir} as model {@code id}. Any problem is a {@link CheckpointException} naming the file. */
     public static LoadedModel load(String id, Path dir, Options options) throws IOException {
         ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
+        ServeDtype serve = serveDtype(id, dir.resolve("config.json"), config, options);
+        if (serve != ServeDtype.FLOAT32 && !config.architecture().equals("rwkv7")) {
+            throw new CheckpointException("model '" + id + "': serve dtype " + serve + " is only implemented for rwkv7 "
+                    + "(its CPU decode kernels); serve this " + config.architecture() + " model as float32");
+        }
         Tokenizer tokenizer;
         try {
             tokenizer = Tokenizers.load(config.tokenizer(), dir);
@@ -91,8 +129,16 @@ public final class ModelDirectory {
             String fingerprint = fingerprint(dir.resolve("config.json"), ck.files());
             String dtype = dominantDtype(ck);
             LanguageModel model = switch (config.architecture()) {
-                case "rwkv7" -> new Rwkv7Model(Rwkv7Weights.read(ck), options.device(), options.chunkTokens(),
-                        options.cpuDecodeKernels());
+                case "rwkv7" -> {
+                    Rwkv7Weights w = Rwkv7Weights.read(ck);
+                    try {
+                        Rwkv7Model m = new Rwkv7Model(w, options.device(), options.chunkTokens(), options.cpuDecodeKernels(), serve);
+                        m.releaseHostFloat32();                  // the weights were read for this model only
+                        yield m;
+                    } catch (IllegalArgumentException e) {
+                        throw new CheckpointException("model '" + id + "': " + e.getMessage(), e);
+                    }
+                }
                 case "retnet" -> new RetNetModel(RetNetWeights.read(ck, RetNetConfig.from(config.raw(), ck.metadata())),
                         options.device(), options.retnetChunkSize());
                 default -> throw new CheckpointException("model '" + id + "': architecture '" + config.architecture()

@@ -42,16 +42,23 @@ public class ModelRegistry implements DisposableBean {
             throw new IllegalStateException("engram.models-dir " + dir + " does not exist: create it with one folder per model");
         }
         ModelDirectory.Options options = new ModelDirectory.Options(device, props.scheduler().chunkTokens(),
-                props.scheduler().cpuDecodeKernels(), props.retnet().chunkSize());
+                props.scheduler().cpuDecodeKernels(), props.retnet().chunkSize(), props.serveDtype(), modelServeDtypes(props));
         try (Stream<Path> children = Files.list(dir)) {
             for (Path p : children.filter(Files::isDirectory).sorted().toList()) {
                 String id = p.getFileName().toString();
                 long t0 = System.nanoTime();
                 LoadedModel m = ModelDirectory.load(id, p, options);
                 models.put(id, m);
-                log.info("Loaded model '{}' ({}, {} layers, {} parameters, {}) in {} ms, fingerprint {}", id,
+                log.info("Loaded model '{}' ({}, {} layers, {} parameters, {}, served as {}) in {} ms, fingerprint {}", id,
                         m.architecture(), m.model().layers(), m.model().parameters(), m.weightsDtype(),
+                        m.model() instanceof io.engram.model.rwkv7.Rwkv7Model r ? r.serveDtype() : "float32",
                         (System.nanoTime() - t0) / 1_000_000, m.fingerprint());
+            }
+        }
+        for (String id : props.models().keySet()) {
+            if (!models.containsKey(id)) {
+                throw new IllegalStateException("engram.models." + id + " configures a model that is not in " + dir
+                        + " (loaded: " + models.keySet() + ")");
             }
         }
         if (models.isEmpty()) {
@@ -62,6 +69,14 @@ public class ModelRegistry implements DisposableBean {
             throw new IllegalStateException("engram.default-model '" + wanted + "' is not one of " + models.keySet());
         }
         defaultId = wanted.isEmpty() ? models.keySet().iterator().next() : wanted;
+    }
+
+    private static Map<String, String> modelServeDtypes(EngramProperties props) {
+        Map<String, String> m = new LinkedHashMap<>();
+        props.models().forEach((id, s) -> {
+            if (s != null && s.serveDtype() != null && !s.serveDtype().isBlank()) m.put(id, s.serveDtype());
+        });
+        return m;
     }
 
     static Device resolveDevice(String setting) {

@@ -1,11 +1,13 @@
 package io.engram.model.rwkv7;
 
-import static io.engram.model.ops.CpuKernels.matVecs;
 import static io.engram.model.ops.CpuKernels.vecMatColumns;
+import static io.engram.model.ops.ServedKernels.matVecs;
 
 import io.engram.model.ops.CpuKernels;
-import io.engram.model.ops.CpuKernels.MatVec;
 import io.engram.model.ops.CpuTeam;
+import io.engram.model.ops.ServedKernels.Job;
+import io.engram.model.ops.ServedMatrix;
+import io.engram.weights.ServeDtype;
 
 /**
  * {@link Rwkv7Projections} on host memory for a few rows (decode: one token, or one token of each of a few
@@ -13,29 +15,51 @@ import io.engram.model.ops.CpuTeam;
  * problem; products that share an input stage run as one parallel pass of the {@link CpuTeam}
  * ({@link CpuKernels#matVecs}). The LoRA down-projections are kept transposed ({@code [D,C]}) so that they join
  * that pass as ordinary rows.
+ *
+ * <p>The large matrices (r, k, v, output, both channel-mix matrices and the head) are held in the served format
+ * ({@link ServeDtype}: float32, bfloat16 or int8, see {@link ServedMatrix}); the small LoRA matrices, the
+ * embedding and every vector stay float32.
  */
 final class HostProjections implements Rwkv7Projections {
 
     private final Rwkv7Config cfg;
     private final Rwkv7Weights.Layer[] layers;
-    private final float[][] w1T, a1T, v1T, g1T;
+    private final ServeDtype dtype;
+    private final ServedMatrix[] w1T, a1T, v1T, g1T;
+    /** The large matrices of each layer in the served format. */
+    private final ServedMatrix[] wR, wK, wV, wO, ffnKey, ffnValue;
+    private final ServedMatrix head;
     /** {@code [rows, D]} LoRA hiddens and the {@code [rows, F]} channel-mix hidden. */
     private final float[] loraW, loraA, loraV, loraG, hidden;
     private final int maxRows;
 
     HostProjections(Rwkv7Weights weights, int maxRows) {
+        this(weights, maxRows, ServeDtype.FLOAT32);
+    }
+
+    HostProjections(Rwkv7Weights weights, int maxRows, ServeDtype dtype) {
         cfg = weights.config;
         layers = weights.layers;
         this.maxRows = maxRows;
-        int n = cfg.layers(), c = cfg.dim();
-        w1T = new float[n][]; a1T = new float[n][]; v1T = new float[n][]; g1T = new float[n][];
+        this.dtype = dtype;
+        int n = cfg.layers(), c = cfg.dim(), f = cfg.ffnDim();
+        w1T = new ServedMatrix[n]; a1T = new ServedMatrix[n]; v1T = new ServedMatrix[n]; g1T = new ServedMatrix[n];
+        wR = new ServedMatrix[n]; wK = new ServedMatrix[n]; wV = new ServedMatrix[n]; wO = new ServedMatrix[n];
+        ffnKey = new ServedMatrix[n]; ffnValue = new ServedMatrix[n];
         for (int l = 0; l < n; l++) {
             Rwkv7Weights.Layer p = layers[l];
-            w1T[l] = transpose(p.w1, c, cfg.decayLora());
-            a1T[l] = transpose(p.a1, c, cfg.aLora());
-            v1T[l] = p.v1 == null ? null : transpose(p.v1, c, cfg.valueLora());
-            g1T[l] = transpose(p.g1, c, cfg.gateLora());
+            w1T[l] = ServedMatrix.float32(transpose(p.w1, c, cfg.decayLora()), cfg.decayLora(), c);
+            a1T[l] = ServedMatrix.float32(transpose(p.a1, c, cfg.aLora()), cfg.aLora(), c);
+            v1T[l] = p.v1 == null ? null : ServedMatrix.float32(transpose(p.v1, c, cfg.valueLora()), cfg.valueLora(), c);
+            g1T[l] = ServedMatrix.float32(transpose(p.g1, c, cfg.gateLora()), cfg.gateLora(), c);
+            wR[l] = ServedMatrix.of(p.wR, c, c, dtype);
+            wK[l] = ServedMatrix.of(p.wK, c, c, dtype);
+            wV[l] = ServedMatrix.of(p.wV, c, c, dtype);
+            wO[l] = ServedMatrix.of(p.wO, c, c, dtype);
+            ffnKey[l] = ServedMatrix.of(p.ffnKey, f, c, dtype);
+            ffnValue[l] = ServedMatrix.of(p.ffnValue, c, f, dtype);
         }
+        head = ServedMatrix.of(weights.head, cfg.vocab(), c, dtype);
         loraW = new float[maxRows * cfg.decayLora()];
         loraA = new float[maxRows * cfg.aLora()];
         loraV = new float[maxRows * Math.max(1, cfg.valueLora())];
@@ -47,19 +71,28 @@ final class HostProjections implements Rwkv7Projections {
         return maxRows;
     }
 
+    ServeDtype dtype() {
+        return dtype;
+    }
+
+    /** {@code head.weight [V,C]} in the served format. */
+    ServedMatrix head() {
+        return head;
+    }
+
     @Override
     public void timeMixIn(int l, int t, Rwkv7Activations z) {
         Rwkv7Weights.Layer p = layers[l];
         int c = cfg.dim(), dw = cfg.decayLora(), da = cfg.aLora(), dv = cfg.valueLora(), dg = cfg.gateLora();
         boolean valueLora = l > 0;
-        MatVec r = new MatVec(p.wR, c, c, z.xr, 0, z.r, 0, t);
-        MatVec k = new MatVec(p.wK, c, c, z.xk, 0, z.k, 0, t);
-        MatVec v = new MatVec(p.wV, c, c, z.xv, 0, z.v, 0, t);
-        MatVec downW = new MatVec(w1T[l], dw, c, z.xw, 0, loraW, 0, t);
-        MatVec downA = new MatVec(a1T[l], da, c, z.xa, 0, loraA, 0, t);
-        MatVec downG = new MatVec(g1T[l], dg, c, z.xg, 0, loraG, 0, t);
+        Job r = new Job(wR[l], z.xr, 0, z.r, 0, t);
+        Job k = new Job(wK[l], z.xk, 0, z.k, 0, t);
+        Job v = new Job(wV[l], z.xv, 0, z.v, 0, t);
+        Job downW = new Job(w1T[l], z.xw, 0, loraW, 0, t);
+        Job downA = new Job(a1T[l], z.xa, 0, loraA, 0, t);
+        Job downG = new Job(g1T[l], z.xg, 0, loraG, 0, t);
         if (valueLora) {
-            matVecs(r, k, v, downW, downA, downG, new MatVec(v1T[l], dv, c, z.xv, 0, loraV, 0, t));
+            matVecs(r, k, v, downW, downA, downG, new Job(v1T[l], z.xv, 0, loraV, 0, t));
         } else {
             matVecs(r, k, v, downW, downA, downG);
         }
@@ -77,20 +110,18 @@ final class HostProjections implements Rwkv7Projections {
 
     @Override
     public void timeMixOut(int l, int t, Rwkv7Activations z) {
-        int c = cfg.dim();
-        matVecs(new MatVec(layers[l].wO, c, c, z.y, 0, z.dx, 0, t));
+        matVecs(new Job(wO[l], z.y, 0, z.dx, 0, t));
     }
 
     @Override
     public void channelMix(int l, int t, Rwkv7Activations z) {
-        Rwkv7Weights.Layer p = layers[l];
-        int c = cfg.dim(), f = cfg.ffnDim();
-        matVecs(new MatVec(p.ffnKey, f, c, z.xk, 0, hidden, 0, t));
+        int f = cfg.ffnDim();
+        matVecs(new Job(ffnKey[l], z.xk, 0, hidden, 0, t));
         for (int i = 0; i < t * f; i++) {
             float h = Math.max(hidden[i], 0f);
             hidden[i] = h * h;                                 // relu(.)^2
         }
-        matVecs(new MatVec(p.ffnValue, c, f, hidden, 0, z.dx, 0, t));
+        matVecs(new Job(ffnValue[l], hidden, 0, z.dx, 0, t));
     }
 
     /** {@code [rows, cols]} to {@code [cols, rows]}. */

@@ -102,7 +102,7 @@ final class Rwkv7Cpu implements AutoCloseable {
             layerNorm(z.x, (first + i) * c, c, wt.lnOutW, 0, wt.lnOutB, 0, LN_EPS, lnOut, i * c);
         }
         float[] all = new float[n * vocab];
-        CpuKernels.matVecs(new CpuKernels.MatVec(wt.head, vocab, c, lnOut, 0, all, 0, n));
+        io.engram.model.ops.ServedKernels.matVecs(new io.engram.model.ops.ServedKernels.Job(host.head(), lnOut, 0, all, 0, n));
         float[][] out = new float[n][];
         for (int i = 0; i < n; i++) out[i] = n == 1 ? all : java.util.Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab);
         return out;

@@ -9,6 +9,7 @@ import io.engram.model.LanguageModel;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
 import io.engram.model.ops.Nd;
+import io.engram.weights.ServeDtype;
 import java.util.List;
 
 /**
@@ -31,6 +32,8 @@ public final class Rwkv7Model implements LanguageModel {
     static final int HOST_ROWS = 8;
 
     private final Rwkv7Config cfg;
+    private final ServeDtype serveDtype;
+    private final long parameters;
     private final Rwkv7Weights host;
     private final NDManager manager;
     private final int chunkSize;
@@ -48,13 +51,27 @@ public final class Rwkv7Model implements LanguageModel {
      *                  operation is a DJL operation in {@link TimeMix} and {@link ChannelMix}.
      */
     public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels) {
+        this(weights, device, chunkSize, cpuKernels, ServeDtype.FLOAT32);
+    }
+
+    /**
+     * @param serveDtype the format decode reads the large matrices in (CPU kernels only; priming's batched DJL
+     *                   products stay float32). Anything but float32 on the all-DJL path is refused.
+     */
+    public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, ServeDtype serveDtype) {
+        this.serveDtype = serveDtype;
+        this.parameters = weights.parameterCount();
+        if (serveDtype != ServeDtype.FLOAT32 && !(cpuKernels && !device.isGpu())) {
+            throw new IllegalArgumentException("serve dtype " + serveDtype + " is only served by the CPU decode kernels "
+                    + "(engram.device=cpu with engram.scheduler.cpu-decode-kernels=true); use float32 on " + device);
+        }
         this.cfg = weights.config;
         this.host = weights;
         this.chunkSize = chunkSize;
         this.manager = NDManager.newBaseManager(device);
         int c = cfg.dim();
         if (cpuKernels && !device.isGpu()) {
-            cpu = new Rwkv7Cpu(weights, new HostProjections(weights, HOST_ROWS),
+            cpu = new Rwkv7Cpu(weights, new HostProjections(weights, HOST_ROWS, serveDtype),
                     new DjlProjections(manager, weights, chunkSize), chunkSize);
             ln0W = ln0B = lnOutW = lnOutB = head = null;
             att = null;
@@ -73,6 +90,22 @@ public final class Rwkv7Model implements LanguageModel {
             att[i] = new TimeMix(manager, cfg, weights.layers[i], i == 0);
             ffn[i] = new ChannelMix(manager, cfg, weights.layers[i]);
         }
+    }
+
+    /**
+     * For the owner of the weights (the model loader): when decode reads another format, drops the float32 heap
+     * copies of the large matrices, which nothing reads any more (decode has its served copies, priming its
+     * libtorch ones). Returns whether it did. The weights passed in must not be used elsewhere afterwards.
+     */
+    public boolean releaseHostFloat32() {
+        if (cpu == null || serveDtype == ServeDtype.FLOAT32) return false;
+        host.releaseLargeMatrices();
+        return true;
+    }
+
+    /** The format decode reads the large matrices in. */
+    public ServeDtype serveDtype() {
+        return serveDtype;
     }
 
     public Rwkv7Config config() {
@@ -96,7 +129,7 @@ public final class Rwkv7Model implements LanguageModel {
 
     @Override
     public long parameters() {
-        return host.parameterCount();
+        return parameters;
     }
 
     @Override

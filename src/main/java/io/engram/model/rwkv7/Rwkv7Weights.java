@@ -22,8 +22,8 @@ public final class Rwkv7Weights {
     public final float[] ln0W, ln0B;
     /** {@code ln_out.weight/bias [C]}. */
     public final float[] lnOutW, lnOutB;
-    /** {@code head.weight [V,C]}. */
-    public final float[] head;
+    /** {@code head.weight [V,C]}; null after {@link #releaseLargeMatrices()}. */
+    public float[] head;
     public final Layer[] layers;
 
     /** The weights of one block, {@code blocks.i.*}. */
@@ -59,6 +59,20 @@ public final class Rwkv7Weights {
         this.lnOutB = lnOutB;
         this.head = head;
         this.layers = layers;
+    }
+
+    /**
+     * Drops the float32 heap copies of the large matrices (r, k, v, output, channel mix, head) once a model serving
+     * another format holds its own copies (served format for decode, libtorch for priming), so the heap does not
+     * keep a second float32 copy. Only for weights no one else will read; {@link #parameterCount()} must be taken
+     * before.
+     */
+    void releaseLargeMatrices() {
+        head = null;
+        for (Layer l : layers) {
+            l.wR = l.wK = l.wV = l.wO = null;
+            l.ffnKey = l.ffnValue = null;
+        }
     }
 
     /** Number of values in all tensors (what {@code /v1/models} reports as parameters). */

@@ -1,0 +1,78 @@
+package io.engram.model.ops;
+
+import io.engram.weights.ServeDtype;
+
+/**
+ * {@link CpuKernels#matVecs} for weights in a served format ({@link ServedMatrix}): {@code y = x W^T} for a few
+ * input rows, every weight row read once for all of them. One row: the format is widened in registers inside the
+ * dot products (bf16 by a mask and a shift, int8 by a byte-to-float conversion and one scale per group). Several
+ * rows (batched decode): each block of four weight rows is widened once into an L1-sized float buffer and then
+ * multiplied by every input row, so the memory traffic stays one read of the quantized matrix per step.
+ */
+public final class ServedKernels {
+
+    /** Weight rows widened at once for a batched product. */
+    private static final int BLOCK_ROWS = 4;
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    private ServedKernels() {}
+
+    /** One product: {@code y[yo + r*out ..] = W x[xo + r*in ..]} for input rows {@code r < rows}. */
+    public record Job(ServedMatrix w, float[] x, int xo, float[] y, int yo, int rows) {}
+
+    /** Several independent products in one parallel pass of the {@link CpuTeam}, like {@link CpuKernels#matVecs}. */
+    public static void matVecs(Job... jobs) {
+        int total = 0, widest = 1;
+        for (Job j : jobs) {
+            total += j.w().out;
+            widest = Math.max(widest, j.w().in);
+        }
+        int grain = Math.max(4, 32 * 768 / widest / 4 * 4);
+        CpuTeam.forRange(total, grain, (from, to) -> {
+            int base = 0;
+            for (Job j : jobs) {
+                int lo = Math.max(from, base), hi = Math.min(to, base + j.w().out);
+                if (lo < hi) rows(j, lo - base, hi - base);
+                base += j.w().out;
+            }
+        });
+    }
+
+    /** Weight rows {@code [from, to)} of one product. */
+    static void rows(Job j, int from, int to) {
+        ServedMatrix w = j.w();
+        if (w.dtype == ServeDtype.FLOAT32) {
+            if (CpuKernels.VECTOR_API) {
+                VectorOps.matVecRows(w.f32, w.out, w.in, j.x(), j.xo(), j.y(), j.yo(), j.rows(), from, to);
+            } else {
+                for (int o = from; o < to; o++) {
+                    for (int r = 0; r < j.rows(); r++) {
+                        j.y()[j.yo() + r * w.out + o] = CpuKernels.dot(w.f32, o * w.in, j.x(), j.xo() + r * w.in, w.in);
+                    }
+                }
+            }
+            return;
+        }
+        if (j.rows() == 1 && CpuKernels.VECTOR_API) {
+            if (w.dtype == ServeDtype.BFLOAT16) ServedVectorOps.bf16Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
+            else ServedVectorOps.int8Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
+            return;
+        }
+        float[] buf = SCRATCH.get();
+        if (buf.length < BLOCK_ROWS * w.in) SCRATCH.set(buf = new float[BLOCK_ROWS * w.in]);
+        for (int o = from; o < to; o += BLOCK_ROWS) {
+            int n = Math.min(BLOCK_ROWS, to - o);
+            for (int k = 0; k < n; k++) w.rowInto(o + k, buf, k * w.in);
+            if (CpuKernels.VECTOR_API) {
+                // the block as a [n, in] matrix whose row k is weight row o + k: y columns [o, o+n)
+                ServedVectorOps.f32Block(buf, n, w.in, j.x(), j.xo(), j.y(), j.yo() + o, w.out, j.rows());
+            } else {
+                for (int k = 0; k < n; k++) {
+                    for (int r = 0; r < j.rows(); r++) {
+                        j.y()[j.yo() + r * w.out + o + k] = CpuKernels.dot(buf, k * w.in, j.x(), j.xo() + r * w.in, w.in);
+                    }
+                }
+            }
+        }
+    }
+}

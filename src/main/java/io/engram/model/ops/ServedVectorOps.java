@@ -1,0 +1,161 @@
+package io.engram.model.ops;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/** Vector API loops over {@link ServedMatrix} formats. Only loaded when {@link CpuKernels#VECTOR_API} is true. */
+final class ServedVectorOps {
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
+    /** As many bytes as S has floats. */
+    private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(S.vectorBitSize() / 4));
+    private static final int L = S.length();
+    private static final int HIGH = 0xFFFF0000;
+
+    private ServedVectorOps() {}
+
+    static int floatLanes() {
+        return L;
+    }
+
+    /** Widens packed bf16 words: the low halves (first vector of a block) and the high halves (second). */
+    private static FloatVector low(IntVector wv) {
+        return wv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static FloatVector high(IntVector wv) {
+        return wv.lanewise(VectorOperators.AND, HIGH).reinterpretAsFloats();
+    }
+
+    /** {@code y[yo + o] = W[o,:] . x[xo..]} for bf16 weight rows {@code [from, to)}: four rows per pass share each x load. */
+    static void bf16Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
+        int in = w.in, words = w.rowWords, blocks = in / (2 * L);       // full blocks; the rest is a scalar tail
+        int[] p = w.bf16;
+        int o = from;
+        for (; o + 4 <= to; o += 4) {
+            int b0 = o * words, b1 = b0 + words, b2 = b1 + words, b3 = b2 + words;
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            for (int b = 0; b < blocks; b++) {
+                int wo = b * L, xi = xo + b * 2 * L;
+                FloatVector xl = FloatVector.fromArray(S, x, xi), xh = FloatVector.fromArray(S, x, xi + L);
+                IntVector w0 = IntVector.fromArray(SI, p, b0 + wo), w1 = IntVector.fromArray(SI, p, b1 + wo);
+                IntVector w2 = IntVector.fromArray(SI, p, b2 + wo), w3 = IntVector.fromArray(SI, p, b3 + wo);
+                a0 = high(w0).fma(xh, low(w0).fma(xl, a0));
+                a1 = high(w1).fma(xh, low(w1).fma(xl, a1));
+                a2 = high(w2).fma(xh, low(w2).fma(xl, a2));
+                a3 = high(w3).fma(xh, low(w3).fma(xl, a3));
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (int i = blocks * 2 * L; i < in; i++) {
+                float xi = x[xo + i];
+                s0 += w.get(o, i) * xi;
+                s1 += w.get(o + 1, i) * xi;
+                s2 += w.get(o + 2, i) * xi;
+                s3 += w.get(o + 3, i) * xi;
+            }
+            y[yo + o] = s0;
+            y[yo + o + 1] = s1;
+            y[yo + o + 2] = s2;
+            y[yo + o + 3] = s3;
+        }
+        for (; o < to; o++) {
+            float s = 0f;
+            for (int i = 0; i < in; i++) s += w.get(o, i) * x[xo + i];
+            y[yo + o] = s;
+        }
+    }
+
+    /** L int8 weights from {@code q[at..]} as floats (sign-extended in registers). */
+    private static FloatVector widen(byte[] q, int at) {
+        return (FloatVector) ByteVector.fromArray(SB, q, at).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    /** {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, four rows per pass. */
+    static void int8Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
+        int in = w.in, g = w.group, groups = w.groups;
+        byte[] q = w.q8;
+        float[] sc = w.scales;
+        int vecPerGroup = g / L;
+        if (g % L != 0) {                                       // odd group sizes: scalar
+            for (int o = from; o < to; o++) {
+                float s = 0f;
+                for (int i = 0; i < in; i++) s += w.get(o, i) * x[xo + i];
+                y[yo + o] = s;
+            }
+            return;
+        }
+        int o = from;
+        for (; o + 4 <= to; o += 4) {                          // four rows per pass share each x load
+            int r0 = o * in, r1 = r0 + in, r2 = r1 + in, r3 = r2 + in, s0 = o * groups;
+            FloatVector t0 = FloatVector.zero(S), t1 = t0, t2 = t0, t3 = t0;
+            for (int k = 0; k < groups; k++) {
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                int base = k * g;
+                for (int v = 0; v < vecPerGroup; v++) {
+                    int i = base + v * L;
+                    FloatVector xv = FloatVector.fromArray(S, x, xo + i);
+                    a0 = widen(q, r0 + i).fma(xv, a0);
+                    a1 = widen(q, r1 + i).fma(xv, a1);
+                    a2 = widen(q, r2 + i).fma(xv, a2);
+                    a3 = widen(q, r3 + i).fma(xv, a3);
+                }
+                t0 = a0.fma(FloatVector.broadcast(S, sc[s0 + k]), t0);
+                t1 = a1.fma(FloatVector.broadcast(S, sc[s0 + groups + k]), t1);
+                t2 = a2.fma(FloatVector.broadcast(S, sc[s0 + 2 * groups + k]), t2);
+                t3 = a3.fma(FloatVector.broadcast(S, sc[s0 + 3 * groups + k]), t3);
+            }
+            y[yo + o] = t0.reduceLanes(VectorOperators.ADD);
+            y[yo + o + 1] = t1.reduceLanes(VectorOperators.ADD);
+            y[yo + o + 2] = t2.reduceLanes(VectorOperators.ADD);
+            y[yo + o + 3] = t3.reduceLanes(VectorOperators.ADD);
+        }
+        for (; o < to; o++) {
+            float s = 0f;
+            for (int i = 0; i < in; i++) s += w.get(o, i) * x[xo + i];
+            y[yo + o] = s;
+        }
+    }
+
+    /**
+     * {@code y[yo + r*ys + k] = buf[k,:] . x[xo + r*in ..]} for the {@code n <= 4} widened rows in {@code buf}
+     * and every input row {@code r < rows}: the block stays in L1 while all input rows pass.
+     */
+    static void f32Block(float[] buf, int n, int in, float[] x, int xo, float[] y, int yo, int ys, int rows) {
+        int bound = S.loopBound(in);
+        for (int row = 0; row < rows; row++) {
+            int xr = xo + row * in, yr = yo + row * ys;
+            if (n == 4) {
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                int i = 0;
+                for (; i < bound; i += L) {
+                    FloatVector xv = FloatVector.fromArray(S, x, xr + i);
+                    a0 = FloatVector.fromArray(S, buf, i).fma(xv, a0);
+                    a1 = FloatVector.fromArray(S, buf, in + i).fma(xv, a1);
+                    a2 = FloatVector.fromArray(S, buf, 2 * in + i).fma(xv, a2);
+                    a3 = FloatVector.fromArray(S, buf, 3 * in + i).fma(xv, a3);
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+                for (; i < in; i++) {
+                    float xi = x[xr + i];
+                    s0 += buf[i] * xi;
+                    s1 += buf[in + i] * xi;
+                    s2 += buf[2 * in + i] * xi;
+                    s3 += buf[3 * in + i] * xi;
+                }
+                y[yr] = s0;
+                y[yr + 1] = s1;
+                y[yr + 2] = s2;
+                y[yr + 3] = s3;
+            } else {
+                for (int k = 0; k < n; k++) y[yr + k] = VectorOps.dot(buf, k * in, x, xr, in);
+            }
+        }
+    }
+}

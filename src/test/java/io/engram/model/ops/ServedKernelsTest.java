@@ -1,0 +1,86 @@
+package io.engram.model.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.engram.weights.ServeDtype;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The served-format kernels compute exactly the product of the matrix they claim to hold: for every format, row
+ * count and awkward width (tails shorter than a vector, fewer rows than a block), {@code y = x W^T} against a
+ * double-precision product with the dequantized matrix. Separately, the quantizers' own error is bounded by
+ * their step size.
+ */
+class ServedKernelsTest {
+
+    @ParameterizedTest(name = "{0} out={1} in={2} rows={3}")
+    @CsvSource({
+            "float32, 37, 768, 1", "bfloat16, 37, 768, 1", "int8, 37, 768, 1",
+            "bfloat16, 37, 768, 5", "int8, 37, 768, 5", "float32, 37, 768, 5",
+            "bfloat16, 9, 100, 1", "int8, 9, 100, 1", "bfloat16, 6, 100, 3", "int8, 6, 192, 3",
+            "bfloat16, 130, 64, 1", "int8, 130, 64, 2"})
+    void productMatchesTheDequantizedMatrix(String dtype, int out, int in, int rows) {
+        Random rnd = new Random(out * 31 + in);
+        float[] w = gaussian(rnd, out * in, 0.05f);
+        float[] x = gaussian(rnd, rows * in + 3, 1f);
+        ServedMatrix m = ServedMatrix.of(w, out, in, ServeDtype.parse(dtype, "test"));
+        float[] dq = m.dequantize();
+        float[] y = new float[rows * out + 2];
+        ServedKernels.matVecs(new ServedKernels.Job(m, x, 3, y, 2, rows));
+        for (int r = 0; r < rows; r++) {
+            for (int o = 0; o < out; o++) {
+                double want = 0, mag = 0;
+                for (int i = 0; i < in; i++) {
+                    want += (double) dq[o * in + i] * x[3 + r * in + i];
+                    mag += Math.abs((double) dq[o * in + i] * x[3 + r * in + i]);
+                }
+                assertEquals(want, y[2 + r * out + o], 1e-5 * mag + 1e-6, "row " + r + " out " + o);
+            }
+        }
+    }
+
+    @Test
+    void quantizationErrorIsWithinHalfAStep() {
+        Random rnd = new Random(3);
+        int out = 8, in = 256;
+        float[] w = gaussian(rnd, out * in, 1f);
+        ServedMatrix q = ServedMatrix.int8(w, out, in, 64), b = ServedMatrix.bfloat16(w, out, in);
+        for (int o = 0; o < out; o++) {
+            for (int g = 0; g < in / 64; g++) {
+                float max = 0;
+                for (int i = g * 64; i < (g + 1) * 64; i++) max = Math.max(max, Math.abs(w[o * in + i]));
+                for (int i = g * 64; i < (g + 1) * 64; i++) {
+                    float v = w[o * in + i];
+                    assertEquals(v, q.get(o, i), max / 127f / 2 * 1.0001f, "int8 [" + o + "," + i + "]");
+                    assertEquals(v, b.get(o, i), Math.abs(v) / 256f, "bf16 [" + o + "," + i + "]");   // 8-bit mantissa
+                }
+            }
+        }
+        assertEquals(out * in + 4L * out * 4, q.bytes());
+    }
+
+    @Test
+    void bf16RoundsToNearestEven() {
+        assertEquals((short) 0x3F80, ServedMatrix.toBf16(1.0f));
+        assertEquals((short) 0x3F80, ServedMatrix.toBf16(Float.intBitsToFloat(0x3F808000)));   // tie -> even
+        assertEquals((short) 0x3F82, ServedMatrix.toBf16(Float.intBitsToFloat(0x3F818000)));   // tie -> even (up)
+        assertEquals((short) 0x3F81, ServedMatrix.toBf16(Float.intBitsToFloat(0x3F808001)));
+    }
+
+    @Test
+    void unknownDtypeNamesTheSettingAndTheChoices() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ServeDtype.parse("fp8", "engram.serve-dtype"));
+        assertEquals("engram.serve-dtype is 'fp8': must be one of [float32, bfloat16, int8]", e.getMessage());
+    }
+
+    static float[] gaussian(Random rnd, int n, float sd) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextGaussian() * sd;
+        return a;
+    }
+}
