@@ -22,7 +22,7 @@ import java.util.SplittableRandom;
 
 /**
  * RWKV-7 (x070) as a differentiable, batched DJL computation for training. The equations are those of the serving
- * blocks {@code io.engram.model.rwkv7.TimeMix} and {@code ChannelMix} (BlinkDL/RWKV-LM {@code RWKV-v7}, and
+ * blocks {@code io.engram.model.rwkv7.Rwkv7Device} (BlinkDL/RWKV-LM {@code RWKV-v7}, and
  * {@code shared/oracle/README.md}) with a batch axis in front; the WKV recurrence runs token by token as a chain of
  * autograd operations, so gradients flow through the state into earlier tokens, earlier documents and
  * {@link #mean}. Parameters are held by their checkpoint names (the same names {@code Rwkv7Weights} reads), in
@@ -180,7 +180,7 @@ public final class Rwkv7Trainable implements TrainableModel {
 
     private record TimeMixOut(NDArray dx, NDArray vFirst, NDArray xPrev, NDArray kv) {}
 
-    /** {@code TimeMix.forward} with a batch axis; see there for the equations. */
+    /** {@code Rwkv7Device} time mix, token-by-token WKV; see there for the equations. */
     private TimeMixOut timeMix(NDArray x, int l, NDArray xPrev, NDArray kv, NDArray vFirst) {
         String p = "blocks." + l + ".att.";
         long b = x.getShape().get(0), t = x.getShape().get(1);
@@ -239,7 +239,7 @@ public final class Rwkv7Trainable implements TrainableModel {
         return new TimeMixOut(dx, vFirstOut, last(xa), s.squeeze(0));
     }
 
-    /** {@code ChannelMix.forward} with a batch axis: the residual update and the new {@code ffn_x_prev}. */
+    /** {@code Rwkv7Device} channel mix: the residual update and the new {@code ffn_x_prev}. */
     private NDArray[] channelMix(NDArray x, int l, NDArray xPrev) {
         String p = "blocks." + l + ".ffn.";
         NDArray xf = ln(x, "blocks." + l + ".ln2", Rwkv7Config.LAYER_NORM_EPS);               // [B,T,C]
