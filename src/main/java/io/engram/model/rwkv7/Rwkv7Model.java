@@ -43,6 +43,8 @@ public final class Rwkv7Model implements LanguageModel {
     private final NDArray ln0W, ln0B, lnOutW, lnOutB, head;
     /** The NDArray-only blocks (GPU, or the CPU engine without the Java kernels), or null on the CPU path. */
     private final Rwkv7Device device;
+    /** States kept on the device between calls (NDArray-only path), or null on the CPU path. */
+    private final ResidentStates resident;
 
     /** Tokens per chunk of the chunked WKV form on the NDArray-only path (see {@link ChunkedWkv}). */
     public static final int DEFAULT_WKV_CHUNK = 16;
@@ -63,6 +65,19 @@ public final class Rwkv7Model implements LanguageModel {
      *                 token by token (the reference the chunked form is tested against)
      */
     public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, int wkvChunk) {
+        this(weights, device, chunkSize, cpuKernels, wkvChunk, -1);
+    }
+
+    /** Device memory for states kept on the device between calls: {@value} bytes (0.1B: 420 states of 2.4 MB). */
+    public static final long RESIDENT_BYTES = 1L << 30;
+
+    /**
+     * @param residentStates on the NDArray-only path, how many states stay on the device between calls (a decode
+     *                       loop then moves no state to the host); 0 moves every state up and back per call, and
+     *                       a negative value means as many as fit in {@link #RESIDENT_BYTES}
+     */
+    public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, int wkvChunk,
+                      int residentStates) {
         if (wkvChunk < 1) throw new IllegalArgumentException("wkvChunk must be >= 1, got " + wkvChunk);
         this.cfg = weights.config;
         this.host = weights;
@@ -74,6 +89,7 @@ public final class Rwkv7Model implements LanguageModel {
                     new DjlProjections(manager, weights, chunkSize), chunkSize);
             ln0W = ln0B = lnOutW = lnOutB = head = null;
             this.device = null;
+            this.resident = null;
             return;
         }
         cpu = null;
@@ -83,6 +99,9 @@ public final class Rwkv7Model implements LanguageModel {
         lnOutB = Nd.upload(manager, weights.lnOutB, c);
         head = Nd.linearWeight(manager, weights.head, cfg.vocab(), c);    // [C,V]
         this.device = new Rwkv7Device(manager, weights, wkvChunk);
+        long bytes = 4L * packedStateLength();
+        int capacity = residentStates >= 0 ? residentStates : (int) Math.max(1, Math.min(4096, RESIDENT_BYTES / bytes));
+        this.resident = new ResidentStates(manager, capacity, this::unpack);
     }
 
     public Rwkv7Config config() {
@@ -119,6 +138,7 @@ public final class Rwkv7Model implements LanguageModel {
         Rwkv7State state = (Rwkv7State) modelState;
         if (tokens.length == 0) return null;
         if (cpu == null) return deviceForward(state, tokens, wantLogits);
+        state.sync();
         float[] logits = null;
         for (int from = 0; from < tokens.length; from += chunkSize) {
             int to = Math.min(tokens.length, from + chunkSize);
@@ -152,7 +172,7 @@ public final class Rwkv7Model implements LanguageModel {
                     ds.attach(call);
                 }
             }
-            download(ds, List.of(state));
+            finish(ds, List.of(state));
         }
         state.position += tokens.length;
         return logits;
@@ -182,23 +202,33 @@ public final class Rwkv7Model implements LanguageModel {
         return cfg.layers() * (2 * c + cfg.heads() * n * n);
     }
 
-    /** The states of B sequences as one upload ([B, packed]), sliced per layer on the device. */
+    /**
+     * The states of B sequences on the device as [B, packed], sliced per layer: those the model kept resident as
+     * they are, the others in one upload.
+     */
     private Rwkv7Device.DeviceState upload(NDManager m, List<Rwkv7State> states) {
         int b = states.size(), per = packedStateLength(), c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
-        float[] packed = new float[b * per];
+        NDArray[] rows = new NDArray[b];
+        List<Integer> fromHost = new java.util.ArrayList<>();
         for (int i = 0; i < b; i++) {
-            Rwkv7State s = states.get(i);
-            int off = i * per;
-            for (int l = 0; l < cfg.layers(); l++) {
-                System.arraycopy(s.attXPrev[l], 0, packed, off, c);
-                off += c;
-                System.arraycopy(s.attKv[l], 0, packed, off, h * n * n);
-                off += h * n * n;
-                System.arraycopy(s.ffnXPrev[l], 0, packed, off, c);
-                off += c;
-            }
+            rows[i] = resident.take(states.get(i));
+            if (rows[i] == null) fromHost.add(i);
+            else rows[i].attach(m);                                                     // closed with this call
         }
-        NDArray all = m.create(packed, new Shape(b, per));                              // [B, packed]
+        NDArray all;
+        if (!fromHost.isEmpty()) {
+            float[] packed = new float[fromHost.size() * per];
+            for (int j = 0; j < fromHost.size(); j++) pack(states.get(fromHost.get(j)), packed, j * per);
+            NDArray up = m.create(packed, new Shape(fromHost.size(), per));             // [k, packed]
+            if (fromHost.size() == b) {
+                all = up;
+            } else {
+                for (int j = 0; j < fromHost.size(); j++) rows[fromHost.get(j)] = up.get(j);
+                all = NDArrays.stack(new NDList(rows), 0);                              // [B, packed]
+            }
+        } else {
+            all = b == 1 ? rows[0].reshape(1, per) : NDArrays.stack(new NDList(rows), 0); // [B, packed]
+        }
         Rwkv7Device.DeviceState ds = new Rwkv7Device.DeviceState(cfg.layers());
         int off = 0;
         for (int l = 0; l < cfg.layers(); l++) {
@@ -212,8 +242,8 @@ public final class Rwkv7Model implements LanguageModel {
         return ds;
     }
 
-    /** The inverse of {@link #upload}: one download of all layers of all B sequences. */
-    private void download(Rwkv7Device.DeviceState ds, List<Rwkv7State> states) {
+    /** The new states: kept on the device (one packed array per sequence) or, with no residency, one download. */
+    private void finish(Rwkv7Device.DeviceState ds, List<Rwkv7State> states) {
         int b = states.size(), per = packedStateLength(), c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
         NDList parts = new NDList();
         for (int l = 0; l < cfg.layers(); l++) {
@@ -221,19 +251,42 @@ public final class Rwkv7Model implements LanguageModel {
             parts.add(ds.kv[l].reshape(b, h * n * n));
             parts.add(ds.ffnX[l].reshape(b, c));
         }
-        float[] packed = NDArrays.concat(parts, 1).toFloatArray();                      // [B, packed]
-        for (int i = 0; i < b; i++) {
-            Rwkv7State s = states.get(i);
-            int off = i * per;
-            for (int l = 0; l < cfg.layers(); l++) {
-                System.arraycopy(packed, off, s.attXPrev[l], 0, c);
-                off += c;
-                System.arraycopy(packed, off, s.attKv[l], 0, h * n * n);
-                off += h * n * n;
-                System.arraycopy(packed, off, s.ffnXPrev[l], 0, c);
-                off += c;
-            }
+        NDArray all = NDArrays.concat(parts, 1);                                        // [B, packed]
+        if (resident.enabled()) {
+            for (int i = 0; i < b; i++) resident.keep(states.get(i), b == 1 ? all.reshape(per) : all.get(i).duplicate());
+            return;
         }
+        float[] packed = all.toFloatArray();
+        for (int i = 0; i < b; i++) unpack(packed, i * per, states.get(i));
+    }
+
+    private void pack(Rwkv7State s, float[] packed, int off) {
+        int c = cfg.dim(), kv = cfg.heads() * cfg.headSize() * cfg.headSize();
+        for (int l = 0; l < cfg.layers(); l++) {
+            System.arraycopy(s.attXPrev[l], 0, packed, off, c);
+            off += c;
+            System.arraycopy(s.attKv[l], 0, packed, off, kv);
+            off += kv;
+            System.arraycopy(s.ffnXPrev[l], 0, packed, off, c);
+            off += c;
+        }
+    }
+
+    private void unpack(float[] packed, int off, Rwkv7State s) {
+        int c = cfg.dim(), kv = cfg.heads() * cfg.headSize() * cfg.headSize();
+        for (int l = 0; l < cfg.layers(); l++) {
+            System.arraycopy(packed, off, s.attXPrev[l], 0, c);
+            off += c;
+            System.arraycopy(packed, off, s.attKv[l], 0, kv);
+            off += kv;
+            System.arraycopy(packed, off, s.ffnXPrev[l], 0, c);
+            off += c;
+        }
+    }
+
+    /** States the NDArray path holds on its device now (for tests). */
+    int residentStates() {
+        return resident == null ? 0 : resident.size();
     }
 
     /**
@@ -242,7 +295,10 @@ public final class Rwkv7Model implements LanguageModel {
      */
     @Override
     public float[][] step(List<ModelState> states, int[] tokens) {
-        if (cpu != null) return cpu.step(states.toArray(Rwkv7State[]::new), tokens);
+        if (cpu != null) {
+            for (ModelState st : states) ((Rwkv7State) st).sync();
+            return cpu.step(states.toArray(Rwkv7State[]::new), tokens);
+        }
         if (states.size() != tokens.length) throw new IllegalArgumentException(states.size() + " states but " + tokens.length + " tokens");
         List<Rwkv7State> rs = states.stream().map(s -> (Rwkv7State) s).toList();
         int b = tokens.length, v = cfg.vocab();
@@ -251,7 +307,7 @@ public final class Rwkv7Model implements LanguageModel {
             Rwkv7Device.DeviceState ds = upload(call, rs);
             NDArray x = embed(call, tokens, 0, b).reshape(b, 1, cfg.dim());               // [B,1,C]
             flat = head(device.blocks(x, ds)).toFloatArray();                               // [B,V]
-            download(ds, rs);
+            finish(ds, rs);
         }
         float[][] out = new float[b][];
         for (int i = 0; i < b; i++) {
@@ -263,6 +319,7 @@ public final class Rwkv7Model implements LanguageModel {
 
     @Override
     public ModelState combine(List<ModelState> states, double[] weights) {
+        for (ModelState st : states) ((Rwkv7State) st).sync();
         return Rwkv7Combine.mean(cfg, states, weights);
     }
 
@@ -288,6 +345,7 @@ public final class Rwkv7Model implements LanguageModel {
     @Override
     public void close() {
         if (cpu != null) cpu.close();
+        if (resident != null) resident.close();                                       // states come home first
         manager.close();
     }
 }

@@ -113,7 +113,7 @@ class Rwkv7DevicePathTest {
                 batched.add(s);
                 alone.add(s.copy());
             }
-            int live = m.liveArrays();
+            int live = m.liveArrays() - m.residentStates();                  // weights; each resident state is one array
             for (int step = 0; step < 4; step++) {
                 int[] tokens = rnd.ints(b, 0, 512).toArray();
                 float[][] together = m.step(batched, tokens);
@@ -122,10 +122,61 @@ class Rwkv7DevicePathTest {
                     assertClose("step " + step + " sequence " + i, one, together[i]);
                 }
             }
-            assertEquals(live, m.liveArrays(), "NDArrays alive after batched steps");
+            assertEquals(live, m.liveArrays() - m.residentStates(), "NDArrays alive after batched steps");
             for (int i = 0; i < b; i++) {
                 assertStates("sequence " + i, alone.get(i), batched.get(i));
                 assertEquals(alone.get(i).position(), batched.get(i).position());
+            }
+        }
+    }
+
+    /**
+     * States kept on the device between calls (capacity 2, five sequences, so they are evicted and come back all
+     * the time) give the same logits and states as a model that moves every state up and back per call; reading
+     * a state (tensors, copy, combine) or closing the model brings it home.
+     */
+    @Test
+    void residentStatesEqualHostStates() throws Exception {
+        DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 14);
+        try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"))) {
+            Rwkv7Weights w = Rwkv7Weights.read(ck);
+            Rwkv7Model kept = new Rwkv7Model(w, Device.cpu(), 16, false, 16, 2);
+            try (Rwkv7Model host = new Rwkv7Model(w, Device.cpu(), 16, false, 16, 0)) {
+                Random rnd = new Random(8);
+                int b = 5;
+                List<ModelState> a = new ArrayList<>(), h = new ArrayList<>();
+                for (int i = 0; i < b; i++) {
+                    int[] doc = rnd.ints(9 + 4 * i, 0, 512).toArray();
+                    a.add(kept.zeroState());
+                    h.add(host.zeroState());
+                    assertClose("priming " + i, host.forward(h.get(i), doc, true), kept.forward(a.get(i), doc, true));
+                }
+                assertEquals(2, kept.residentStates(), "at most the capacity stays on the device");
+                assertEquals(0, host.residentStates());
+                for (int step = 0; step < 3; step++) {
+                    int[] tokens = rnd.ints(b, 0, 512).toArray();
+                    for (int i = 0; i < b; i++) {
+                        int[] one = {tokens[i]};
+                        assertClose("step " + step + " seq " + i, host.forward(h.get(i), one, true), kept.forward(a.get(i), one, true));
+                    }
+                    float[][] x = host.step(h.subList(1, 4), Arrays.copyOfRange(tokens, 1, 4));
+                    float[][] y = kept.step(a.subList(1, 4), Arrays.copyOfRange(tokens, 1, 4));
+                    for (int i = 0; i < 3; i++) assertClose("batched step " + step + " row " + i, x[i], y[i]);
+                }
+                ModelState copy = a.get(2).copy();                                       // comes home, stays equal
+                assertStates("copy", h.get(2), copy);
+                assertStates("after copy", h.get(2), a.get(2));
+                assertStates("combine", host.combine(h.subList(0, 2), new double[] {0.5, 0.5}),
+                        kept.combine(a.subList(0, 2), new double[] {0.5, 0.5}));
+                int[] more = {7, 8, 9};
+                host.forward(h.get(3), more, false);
+                kept.forward(a.get(3), more, false);                                     // resident again
+                assertEquals(true, kept.residentStates() > 0);
+                kept.close();                                                            // brings them home
+                for (int i = 0; i < b; i++) {
+                    assertStates("after close, sequence " + i, h.get(i), a.get(i));
+                    assertEquals(h.get(i).position(), a.get(i).position());
+                }
             }
         }
     }
