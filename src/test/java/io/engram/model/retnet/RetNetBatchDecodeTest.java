@@ -7,7 +7,6 @@ import static io.engram.testsupport.Fixtures.row;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import ai.djl.Device;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
 import io.engram.testsupport.Fixtures;
@@ -32,7 +31,7 @@ class RetNetBatchDecodeTest {
         Checkpoint vectors = Checkpoints.open(Fixtures.shared("oracle/retnet_a.vectors.safetensors"));
         JsonNode meta = Fixtures.json("oracle/retnet_a.vectors.json");
         try (vectors; Checkpoint st = Checkpoints.open(Fixtures.shared("oracle/retnet_a.safetensors"));
-             RetNetModel m = new RetNetModel(RetNetWeights.read(st, RetNetConfig.from(Map.of(), st.metadata())), Device.cpu(), 0)) {
+             RetNetModel m = new RetNetModel(RetNetWeights.read(st, RetNetConfig.from(Map.of(), st.metadata())), Fixtures.device(), 0)) {
             int[] tokens = ints(meta.get("seq").get("tokens"));
             float[] want = vectors.get("seq.logits").toFloatArray();
             ModelState s = m.zeroState();

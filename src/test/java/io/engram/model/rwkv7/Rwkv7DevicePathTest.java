@@ -5,7 +5,6 @@ import static io.engram.testsupport.Fixtures.ints;
 import static io.engram.testsupport.Fixtures.row;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import ai.djl.Device;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
 import io.engram.model.demo.DemoModel;
@@ -40,7 +39,7 @@ class Rwkv7DevicePathTest {
         try (vectors; Checkpoint ck = Checkpoints.open(Fixtures.shared("oracle/rwkv7_a.safetensors"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
             for (int wkv : new int[] {1, 3, 7, 16, 24, 32}) {
-                try (Rwkv7Model m = new Rwkv7Model(w, Device.cpu(), 64, false, wkv)) {
+                try (Rwkv7Model m = new Rwkv7Model(w, Fixtures.device(), 64, false, wkv)) {
                     ModelState s = m.zeroState();
                     float[] last = m.forward(s, tokens, true);
                     assertClose("wkv chunk " + wkv + " last logits", row(want, 256, tokens.length - 1), last);
@@ -80,15 +79,15 @@ class Rwkv7DevicePathTest {
     }
 
     private static void compareToTokenByToken(Rwkv7Weights w, int[] doc, String what) {
-        try (Rwkv7Model ref = new Rwkv7Model(w, Device.cpu(), 64, false, 1);
-             Rwkv7Model cpu = new Rwkv7Model(w, Device.cpu(), 64, true)) {
+        try (Rwkv7Model ref = new Rwkv7Model(w, Fixtures.device(), 64, false, 1);
+             Rwkv7Model cpu = new Rwkv7Model(w, Fixtures.device(), 64, true)) {
             ModelState want = ref.zeroState();
             float[] wantLogits = ref.forward(want, doc, true);
             ModelState onCpu = cpu.zeroState();
             assertClose(what + ": Java CPU path vs token-by-token", wantLogits, cpu.forward(onCpu, doc, true));
             assertStates(what + ": Java CPU path", want, onCpu);
             for (int wkv : new int[] {8, 16, 32, 64}) {
-                try (Rwkv7Model m = new Rwkv7Model(w, Device.cpu(), 64, false, wkv)) {
+                try (Rwkv7Model m = new Rwkv7Model(w, Fixtures.device(), 64, false, wkv)) {
                     ModelState s = m.zeroState();
                     assertClose(what + ": wkv chunk " + wkv + " logits", wantLogits, m.forward(s, doc, true));
                     assertStates(what + ": wkv chunk " + wkv, want, s);
@@ -103,7 +102,7 @@ class Rwkv7DevicePathTest {
     void batchedDecodeEqualsUnbatched() throws Exception {
         DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 13);
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"));
-             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Device.cpu(), 16, false)) {
+             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 16, false)) {
             Random rnd = new Random(6);
             int b = 6;
             List<ModelState> batched = new ArrayList<>(), alone = new ArrayList<>();
@@ -140,8 +139,8 @@ class Rwkv7DevicePathTest {
         DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 14);
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
-            Rwkv7Model kept = new Rwkv7Model(w, Device.cpu(), 16, false, 16, 2);
-            try (Rwkv7Model host = new Rwkv7Model(w, Device.cpu(), 16, false, 16, 0)) {
+            Rwkv7Model kept = new Rwkv7Model(w, Fixtures.device(), 16, false, 16, 2);
+            try (Rwkv7Model host = new Rwkv7Model(w, Fixtures.device(), 16, false, 16, 0)) {
                 Random rnd = new Random(8);
                 int b = 5;
                 List<ModelState> a = new ArrayList<>(), h = new ArrayList<>();
