@@ -31,16 +31,17 @@ import ai.djl.ndarray.types.Shape;
  * float32's range, and the factored products lose no precision.
  *
  * <p>One token ({@code L = 1}, and every decode step) runs the recurrence itself, which is exact and cheaper.
+ * Every operation is differentiable: training ({@code train.Rwkv7Trainable}) runs the same code under autograd.
  */
-final class ChunkedWkv {
+public final class ChunkedWkv {
 
     /** e^-0.5: log w = -e^-0.5 * sigmoid(z). */
-    static final float DECAY_SCALE = (float) Math.exp(-0.5);
+    public static final float DECAY_SCALE = (float) Math.exp(-0.5);
 
     private ChunkedWkv() {}
 
     /** Result: y [B,T,H,N] and the new state [B,H,N,N]. */
-    record Out(NDArray y, NDArray state) {}
+    public record Out(NDArray y, NDArray state) {}
 
     /**
      * @param s     [B,H,N,N] the state before the first token (not modified)
@@ -52,7 +53,7 @@ final class ChunkedWkv {
      * @param b     [B,T,H,N] the removal rate (kk * a)
      * @param chunk tokens per chunk; 1 runs the recurrence token by token
      */
-    static Out run(NDArray s, NDArray r, NDArray logW, NDArray k, NDArray v, NDArray a, NDArray b, int chunk) {
+    public static Out run(NDArray s, NDArray r, NDArray logW, NDArray k, NDArray v, NDArray a, NDArray b, int chunk) {
         long t = r.getShape().get(1);
         if (chunk <= 1 || t == 1) return tokenByToken(s, r, logW, k, v, a, b);
         int l = (int) Math.min(chunk, t);
