@@ -24,9 +24,11 @@ import org.springframework.context.ConfigurableApplicationContext;
 
 /**
  * {@code java -jar engram.jar bench [--model DIR | --random-0.1b] [--runs 5] [--prime-tokens 1024]
- * [--decode-tokens 64] [--chunk-tokens 256] [--no-http] [--load ...] [--formats bfloat16,int8] [--quality 256]}:
+ * [--decode-tokens 64] [--chunk-tokens 256] [--no-http] [--load ...] [--formats bfloat16,int8] [--quality 256]
+ * [--device cpu|cuda|cuda:N] [--ndarray-path] [--streams 16,64]}:
  * priming throughput, single-stream decode (float32, then one row per served format of {@code --formats}; with
- * {@code --quality N}, each format's logit error and greedy agreement over N steps against float32),
+ * {@code --quality N}, each format's logit error and greedy agreement over N steps against float32), batched decode
+ * at each {@code --streams} count,
  * and the wall time of one {@code POST /v1/states} plus one {@code POST /v1/generate} of 32 tokens through real
  * HTTP. Each figure is the median of the runs, after one warm-up run. The load average is printed before and
  * after: on a shared machine, figures are only comparable at comparable load. {@code bench --retnet-0.1b |
@@ -49,6 +51,9 @@ public final class Benchmark {
         boolean load = false;
         int loadTokens = 128, primeForLoad = 32768;
         int[] loadStreams = {1, 4, 16, 64};
+        String deviceName = "cpu";
+        boolean ndarrayPath = false;
+        int[] streams = {};
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--model" -> modelDir = Path.of(args[++i]);
@@ -64,9 +69,13 @@ public final class Benchmark {
                 case "--load-streams" -> loadStreams = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--load-tokens" -> loadTokens = Integer.parseInt(args[++i]);
                 case "--load-prime-tokens" -> primeForLoad = Integer.parseInt(args[++i]);
+                case "--device" -> deviceName = args[++i];
+                case "--ndarray-path" -> ndarrayPath = true;
+                case "--streams" -> streams = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
                     System.err.println("unknown option " + args[i] + "\nusage: bench [--model DIR | --random-0.1b] "
-                            + "[--runs N] [--prime-tokens N] [--decode-tokens N] [--chunk-tokens N] [--no-http] [--load]");
+                            + "[--runs N] [--prime-tokens N] [--decode-tokens N] [--chunk-tokens N] [--no-http] [--load] "
+                            + "[--device cpu|cuda|cuda:N] [--ndarray-path] [--streams 16,64]");
                     return 2;
                 }
             }
@@ -84,8 +93,11 @@ public final class Benchmark {
                 Runtime.getRuntime().availableProcessors(), cpuModel(), CpuKernels.VECTOR_API, chunkTokens);
         System.out.println("Load average before: " + loadAverage());
         String modelId = modelDir.getFileName().toString();
-        LoadedModel lm = ModelDirectory.load(modelId, modelDir, new ModelDirectory.Options(Device.cpu(), chunkTokens, true));
+        Device device = device(deviceName);
+        // --ndarray-path: the NDArray-only path (what a GPU runs) on the CPU engine; on a GPU it is the only path
+        LoadedModel lm = ModelDirectory.load(modelId, modelDir, new ModelDirectory.Options(device, chunkTokens, !ndarrayPath));
         LanguageModel m = lm.model();
+        System.out.printf("Device: %s (%s)%n", device, device.isGpu() || ndarrayPath ? "NDArray-only path" : "Java CPU path");
         System.out.printf("Model: %s, %d layers, %,d parameters (%s)%n", m.architecture(), m.layers(), m.parameters(), lm.weightsDtype());
         Random rnd = new Random(1);
         int vocab = m.vocabSize();
@@ -106,6 +118,8 @@ public final class Benchmark {
             decode.add(decodeTokens / decodeS);
             System.out.printf("run %d: prime %.0f tok/s, decode %.1f tok/s%n", r, primeTokens / primeS, decodeTokens / decodeS);
         }
+        List<double[]> batched = new ArrayList<>();
+        for (int b : streams) batched.add(batchedDecode(m, b, decodeTokens, rnd));
         m.close();
         // the served formats: the same decode loop on the same model, one instance per format (float32 included),
         // alternated run by run so that a neighbour's load falls on every format alike
@@ -167,6 +181,10 @@ public final class Benchmark {
             System.out.printf("| %s vs float32 logits, %d greedy steps: max / mean abs error, greedy agreement | %.4f / %.5f (max |logit| %.2f), %.1f%% |%n",
                     q.dtype(), q.steps(), q.maxAbs(), q.meanAbs(), q.logitRange(), 100 * q.agreement());
         }
+        for (int i = 0; i < streams.length; i++) {
+            System.out.printf("| batched decode, %d streams (model.step, no HTTP, one timed run) | %.0f tok/s aggregate (%.1f ms/step) |%n",
+                    streams[i], batched.get(i)[0], batched.get(i)[1]);
+        }
         if (httpMs != null) System.out.printf("| POST /v1/states + POST /v1/generate (32 tokens), HTTP | %.0f ms |%n", httpMs);
         System.out.printf("| ceiling: decode kernel read bandwidth, 512 MB | %.1f GB/s |%n", gbps);
         headMs.forEach((f, v) -> System.out.printf("| ceiling: head product [65536,768] x [768], %s weights | %.2f ms |%n", f, v));
@@ -177,6 +195,43 @@ public final class Benchmark {
         }
         if (tmp != null) deleteTree(tmp);
         return 0;
+    }
+
+    /** cpu, cuda (the first GPU) or cuda:N, as {@code engram.device} reads them. */
+    private static Device device(String name) {
+        if (name.equals("cpu")) return Device.cpu();
+        if (!name.equals("cuda") && !name.startsWith("cuda:")) throw new IllegalArgumentException("--device must be cpu, cuda or cuda:N, got " + name);
+        int n = name.equals("cuda") ? 0 : Integer.parseInt(name.substring(5));
+        int gpus = ai.djl.engine.Engine.getInstance().getGpuCount();
+        if (n >= gpus) throw new IllegalStateException("--device " + name + " but this machine has " + gpus + " CUDA device(s)");
+        return Device.gpu(n);
+    }
+
+    /**
+     * B streams, each primed with 64 tokens, decoded together with {@link LanguageModel#step} (rows = sequences):
+     * {aggregate tok/s, ms per step} over {@code steps} steps after two warm-up steps.
+     */
+    private static double[] batchedDecode(LanguageModel m, int b, int steps, Random rnd) {
+        List<ModelState> states = new ArrayList<>();
+        int vocab = Math.min(m.vocabSize(), 60000);
+        for (int i = 0; i < b; i++) {
+            ModelState s = m.zeroState();
+            m.forward(s, rnd.ints(64, 1, vocab).toArray(), false);
+            states.add(s);
+        }
+        int[] tokens = rnd.ints(b, 1, vocab).toArray();
+        for (int w = 0; w < 2; w++) tokens = argmaxRows(m.step(states, tokens));
+        long t0 = System.nanoTime();
+        for (int i = 0; i < steps; i++) tokens = argmaxRows(m.step(states, tokens));
+        double sec = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("batched decode, %d streams: %.0f tok/s aggregate%n", b, (double) b * steps / sec);
+        return new double[] {b * steps / sec, 1000 * sec / steps};
+    }
+
+    private static int[] argmaxRows(float[][] logits) {
+        int[] out = new int[logits.length];
+        for (int i = 0; i < logits.length; i++) out[i] = argmax(logits[i]);
+        return out;
     }
 
     /** Starts the real server on a free port over {@code modelsDir}, then times prime + generate on {@code modelId}. */

@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.LayerNorm;
 import io.engram.model.demo.DemoModel;
+import io.engram.model.rwkv7.ChunkedWkv;
 import io.engram.model.rwkv7.Rwkv7Config;
 import io.engram.model.rwkv7.Rwkv7Weights;
 import io.engram.weights.HostTensor;
@@ -22,9 +23,9 @@ import java.util.SplittableRandom;
 
 /**
  * RWKV-7 (x070) as a differentiable, batched DJL computation for training. The equations are those of the serving
- * blocks {@code io.engram.model.rwkv7.TimeMix} and {@code ChannelMix} (BlinkDL/RWKV-LM {@code RWKV-v7}, and
- * {@code shared/oracle/README.md}) with a batch axis in front; the WKV recurrence runs token by token as a chain of
- * autograd operations, so gradients flow through the state into earlier tokens, earlier documents and
+ * blocks {@code io.engram.model.rwkv7.Rwkv7Device} (BlinkDL/RWKV-LM {@code RWKV-v7}, and
+ * {@code shared/oracle/README.md}) with a batch axis in front; the WKV recurrence is the serving path's chunked form
+ * ({@code ChunkedWkv}) as a chain of autograd operations, so gradients flow through the state into earlier tokens, earlier documents and
  * {@link #mean}. Parameters are held by their checkpoint names (the same names {@code Rwkv7Weights} reads), in
  * their checkpoint layout: {@code nn.Linear} weights are {@code [out,in]} and used as {@code x @ W^T}.
  *
@@ -35,6 +36,9 @@ public final class Rwkv7Trainable implements TrainableModel {
 
     /** Shape of a model to train: layers, width, head size, vocabulary, FFN width and LoRA ranks. */
     public record Shape(int layers, int dim, int headSize, int vocab, int ffnDim, int dw, int da, int dv, int dg) {}
+
+    /** Tokens per chunk of the chunked WKV form (as in serving, {@code Rwkv7Model.DEFAULT_WKV_CHUNK}). */
+    static final int WKV_CHUNK = io.engram.model.rwkv7.Rwkv7Model.DEFAULT_WKV_CHUNK;
 
     private final Rwkv7Config cfg;
     private final NDManager manager;
@@ -180,7 +184,7 @@ public final class Rwkv7Trainable implements TrainableModel {
 
     private record TimeMixOut(NDArray dx, NDArray vFirst, NDArray xPrev, NDArray kv) {}
 
-    /** {@code TimeMix.forward} with a batch axis; see there for the equations. */
+    /** {@code Rwkv7Device} time mix, token-by-token WKV; see there for the equations. */
     private TimeMixOut timeMix(NDArray x, int l, NDArray xPrev, NDArray kv, NDArray vFirst) {
         String p = "blocks." + l + ".att.";
         long b = x.getShape().get(0), t = x.getShape().get(1);
@@ -196,8 +200,8 @@ public final class Rwkv7Trainable implements TrainableModel {
         NDArray k = linear(xk, p + "key.weight");                                             // [B,T,C]
         NDArray v = linear(xv, p + "value.weight");                                           // [B,T,C]
         NDManager m = x.getManager();
-        NDArray w = Activation.sigmoid(xw.matMul(p(p + "w1")).tanh().matMul(p(p + "w2")).add(vec(m, p + "w0"))) // [B,T,C]
-                .mul(-Math.exp(-0.5)).exp();                                                  // decay in (0.5452, 1)
+        NDArray logW = Activation.sigmoid(xw.matMul(p(p + "w1")).tanh().matMul(p(p + "w2")).add(vec(m, p + "w0"))) // [B,T,C]
+                .mul(-ChunkedWkv.DECAY_SCALE);                                                // log decay, w in (0.5452, 1)
         NDArray a = Activation.sigmoid(xaa.matMul(p(p + "a1")).matMul(p(p + "a2")).add(vec(m, p + "a0"))); // [B,T,C]
         NDArray g = Activation.sigmoid(xg.matMul(p(p + "g1"))).matMul(p(p + "g2"));           // [B,T,C]
 
@@ -213,20 +217,13 @@ public final class Rwkv7Trainable implements TrainableModel {
             v = vFirst.sub(v).mul(mix).add(v);                                                // [B,T,C]
         }
 
-        // S = S*diag(w) + (S a) b^T + v k^T,  y = S r,  with a = -kk, b = kk*a (WkvRecurrence), token by token.
-        // S carries a leading axis of 1 so every per-token slice below broadcasts without a reshape.
-        NDList wT = perToken(w, b, t, h, n, true), kT = perToken(k, b, t, h, n, true);        // T x [1,B,H,1,N]
-        NDList aT = perToken(kk.neg(), b, t, h, n, false), bT = perToken(kk.mul(a), b, t, h, n, true);
-        NDList vT = perToken(v, b, t, h, n, false), rT = perToken(r, b, t, h, n, false);      // T x [1,B,H,N,1]
-        NDArray s = kv.expandDims(0);                                                         // [1,B,H,N,N]
-        NDList ys = new NDList();
-        for (int i = 0; i < t; i++) {
-            s = s.mul(wT.get(i))                                                              // [1,B,H,N,N]
-                    .add(s.matMul(aT.get(i)).matMul(bT.get(i)))
-                    .add(vT.get(i).matMul(kT.get(i)));
-            ys.add(s.matMul(rT.get(i)));                                                      // [1,B,H,N,1]
-        }
-        NDArray y = NDArrays.concat(ys, 0).reshape(t, b, h, n).transpose(1, 0, 2, 3);          // [B,T,H,N]
+        // S = S*diag(w) + (S a) b^T + v k^T,  y = S r,  with a = -kk, b = kk*a: the serving path's chunked form
+        // (ChunkedWkv), differentiated through; gradients reach earlier chunks through the carried state.
+        ai.djl.ndarray.types.Shape heads = new ai.djl.ndarray.types.Shape(b, t, h, n);
+        ChunkedWkv.Out wkv = ChunkedWkv.run(kv, r.reshape(heads), logW.reshape(heads), k.reshape(heads),
+                v.reshape(heads), kk.neg().reshape(heads), kk.mul(a).reshape(heads), WKV_CHUNK);
+        NDArray y = wkv.y();                                                                  // [B,T,H,N]
+        NDArray s = wkv.state();                                                              // [B,H,N,N]
 
         NDArray yn = LayerNorm.layerNorm(y, new ai.djl.ndarray.types.Shape(n),                  // per-head GroupNorm
                 m.ones(new ai.djl.ndarray.types.Shape(n)), m.zeros(new ai.djl.ndarray.types.Shape(n)),
@@ -236,22 +233,16 @@ public final class Rwkv7Trainable implements TrainableModel {
                 .sum(new int[] {-1}, true);                                                   // [B,T,H,1]
         yn = yn.add(bonus.mul(v.reshape(b, t, h, n)).reshape(b, t, c));                       // [B,T,C]
         NDArray dx = linear(yn.mul(g), p + "output.weight");                                  // [B,T,C]
-        return new TimeMixOut(dx, vFirstOut, last(xa), s.squeeze(0));
+        return new TimeMixOut(dx, vFirstOut, last(xa), s);
     }
 
-    /** {@code ChannelMix.forward} with a batch axis: the residual update and the new {@code ffn_x_prev}. */
+    /** {@code Rwkv7Device} channel mix: the residual update and the new {@code ffn_x_prev}. */
     private NDArray[] channelMix(NDArray x, int l, NDArray xPrev) {
         String p = "blocks." + l + ".ffn.";
         NDArray xf = ln(x, "blocks." + l + ".ln2", Rwkv7Config.LAYER_NORM_EPS);               // [B,T,C]
         NDArray k = Activation.relu(linear(lerp(xf, shift(xPrev, xf).sub(xf), p + "x_k"), p + "key.weight"))
                 .square();                                                                    // [B,T,F]
         return new NDArray[] {linear(k, p + "value.weight"), last(xf)};                       // [B,T,C], [B,C]
-    }
-
-    /** [B,T,C] → T slices shaped [1,B,H,1,N] (a row vector per head) or [1,B,H,N,1] (a column). */
-    private static NDList perToken(NDArray x, long b, long t, int h, int n, boolean row) {
-        NDArray r = row ? x.reshape(b, t, h, 1, n) : x.reshape(b, t, h, n, 1);                // [B,T,H,·,·]
-        return r.transpose(1, 0, 2, 3, 4).split(t, 0);                                        // T x [1,B,H,·,·]
     }
 
     @Override

@@ -13,6 +13,16 @@ public final class Fixtures {
 
     private Fixtures() {}
 
+    /**
+     * The device the model tests build their models on: {@code ENGRAM_TEST_DEVICE} = cpu (the default), cuda or
+     * cuda:N. {@code scripts/gpu-check.sh} sets it to run the oracle tests on a GPU.
+     */
+    public static ai.djl.Device device() {
+        String d = System.getenv().getOrDefault("ENGRAM_TEST_DEVICE", "cpu");
+        if (d.equals("cpu")) return ai.djl.Device.cpu();
+        return ai.djl.Device.gpu(d.startsWith("cuda:") ? Integer.parseInt(d.substring(5)) : 0);
+    }
+
     public static Path shared(String relative) {
         Path p = Path.of(System.getProperty("engram.shared-dir", "../shared")).resolve(relative);
         assertTrue(Files.exists(p), "missing fixture " + p.toAbsolutePath() + " (the tests need ../shared)");

@@ -112,6 +112,45 @@ final class MultiScaleRetention {
         return Activation.sigmoid(g).mul(g).mul(o).matMul(wo);                               // [n,D] swish gate
     }
 
+    /**
+     * One recurrent step for B sequences at once (rows = sequences, each at its own position; torchscale
+     * {@code recurrent_forward} with a batch): per row and head, {@code s' = γs + 1},
+     * {@code kv' = (γ sqrt(s) kv + v k̃^T) / sqrt(s')}, {@code o = kv' q̃}. The scales are B×H numbers and stay
+     * on the host; kv stays NDArrays.
+     *
+     * @param x     [B,D] the residual stream entering the block
+     * @param kv    [B,H,dv,dk] this layer's kv of each sequence
+     * @param scale per sequence this layer's {@code scale [H]}, advanced in place
+     * @param rot   the rotation of each row's position ({@link Rotary#tablesAt})
+     * @return {residual update [B,D], kv' [B,H,dv,dk]}
+     */
+    NDArray[] stepBatch(NDArray x, NDArray kv, float[][] scale, Rotary rotary, Rotary.Tables rot) {
+        NDManager sm = x.getManager();
+        int bs = scale.length, h = cfg.heads(), dk = cfg.keyDim(), dv = cfg.headValueDim();
+
+        NDArray hn = RmsNorm.apply(x, norm, cfg.eps());                                       // [B,D]
+        NDArray q = rotary.apply(hn.matMul(wq).reshape(bs, h, dk), rot);                      // [B,H,dk]
+        NDArray k = rotary.apply(hn.matMul(wk).mul(scaling).reshape(bs, h, dk), rot);         // [B,H,dk]
+        NDArray v = hn.matMul(wv).reshape(bs, h, dv);                                         // [B,H,dv]
+        NDArray g = hn.matMul(wg);                                                            // [B,Dv]
+
+        float[] carry = new float[bs * h], inv = new float[bs * h];
+        for (int b = 0; b < bs; b++) {
+            for (int hh = 0; hh < h; hh++) {
+                double s0 = scale[b][hh], s1 = decays.pow(hh, 1) * s0 + 1;
+                carry[b * h + hh] = (float) (decays.pow(hh, 1) * Math.sqrt(s0) / Math.sqrt(s1));
+                inv[b * h + hh] = (float) (1 / Math.sqrt(s1));
+                scale[b][hh] = (float) s1;
+            }
+        }
+        NDArray added = v.reshape(bs, h, dv, 1).matMul(k.reshape(bs, h, 1, dk))             // [B,H,dv,dk] v k̃^T
+                .mul(sm.create(inv, new Shape(bs, h, 1, 1)));
+        NDArray next = kv.mul(sm.create(carry, new Shape(bs, h, 1, 1))).add(added);         // [B,H,dv,dk]
+        NDArray o = next.matMul(q.reshape(bs, h, dk, 1)).reshape(bs, h, dv);                // [B,H,dv]
+        o = RmsNorm.apply(o, null, cfg.eps()).reshape(bs, cfg.valueDim());                   // [B,Dv] per-head norm
+        return new NDArray[] {Activation.sigmoid(g).mul(g).mul(o).matMul(wo), next};       // [B,D] swish gate
+    }
+
     /** The state after the block: {@code kv [H,dv,dk]} and {@code scale [H]}. */
     record Advanced(NDArray kv, float[] scale) {}
 

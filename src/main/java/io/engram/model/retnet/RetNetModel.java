@@ -2,6 +2,8 @@ package io.engram.model.retnet;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
@@ -172,6 +174,62 @@ public final class RetNetModel implements LanguageModel {
             int r = out.length / v;
             for (int i = 0; i < r; i++) logits[to - r + i] = Arrays.copyOfRange(out, i * v, (i + 1) * v);
         }
+    }
+
+    /**
+     * One decode step for B sequences as one forward (rows = sequences, each at its own position): the kv of all
+     * layers goes up once and comes back once, with the logits; nothing crosses per layer. Equals the recurrent
+     * {@link #forward} of each sequence alone.
+     */
+    @Override
+    public float[][] step(List<ModelState> states, int[] tokens) {
+        int b = tokens.length, d = cfg.dim(), v = cfg.vocab(), layers = cfg.layers();
+        if (states.size() != b) throw new IllegalArgumentException(states.size() + " states but " + b + " tokens");
+        if (b == 0) return new float[0][];
+        RetNetState[] rs = states.stream().map(s -> (RetNetState) s).toArray(RetNetState[]::new);
+        int h = cfg.heads(), dv = cfg.headValueDim(), dk = cfg.keyDim(), kvLen = h * dv * dk;
+        float[] e = new float[b * d], kvHost = new float[b * layers * kvLen];
+        long[] positions = new long[b];
+        float scale = cfg.embedScale();
+        for (int i = 0; i < b; i++) {
+            int tok = tokens[i];
+            if (tok < 0 || tok >= cfg.vocab()) {
+                throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
+            }
+            for (int c = 0; c < d; c++) e[i * d + c] = embed[tok * d + c] * scale;
+            for (int l = 0; l < layers; l++) System.arraycopy(rs[i].kv[l], 0, kvHost, (i * layers + l) * kvLen, kvLen);
+            positions[i] = rs[i].pos;
+        }
+        float[] logits, kvOut;
+        float[][][] scales;
+        try (NDManager sm = manager.newSubManager(); NDScope ignored = new NDScope()) {
+            NDArray kvAll = sm.create(kvHost, new Shape(b, layers, kvLen));                 // [B,L,H*dv*dk] one upload
+            NDArray x = sm.create(e, new Shape(b, d));                                       // [B,D]
+            if (embedNorm != null) x = RmsNorm.apply(x, embedNorm, cfg.eps());             // [B,D]
+            Rotary.Tables rot = rotary.tablesAt(sm, positions);                              // [B,1,dk]
+            NDList next = new NDList();
+            scales = new float[layers][b][];                                     // committed at the end
+            for (int l = 0; l < layers; l++) {
+                for (int i = 0; i < b; i++) scales[l][i] = rs[i].scale[l].clone();
+                NDArray kv = kvAll.get(":," + l).reshape(b, h, dv, dk);                     // [B,H,dv,dk]
+                NDArray[] out = retention[l].stepBatch(x, kv, scales[l], rotary, rot);
+                next.add(out[1].reshape(b, 1, kvLen));
+                NDArray y = x.add(out[0]);                                                   // [B,D]
+                x = y.add(ffn[l].forward(y));                                                // [B,D]
+            }
+            kvOut = NDArrays.concat(next, 1).toFloatArray();                                 // [B,L,H*dv*dk] one download
+            logits = RmsNorm.apply(x, finalNorm, cfg.eps()).matMul(head).toFloatArray();     // [B,V]
+        }
+        float[][] out = new float[b][];
+        for (int i = 0; i < b; i++) {
+            for (int l = 0; l < layers; l++) {
+                System.arraycopy(kvOut, (i * layers + l) * kvLen, rs[i].kv[l], 0, kvLen);
+                System.arraycopy(scales[l][i], 0, rs[i].scale[l], 0, scales[l][i].length);
+            }
+            rs[i].pos++;
+            out[i] = Arrays.copyOfRange(logits, i * v, (i + 1) * v);
+        }
+        return out;
     }
 
     @Override

@@ -48,6 +48,26 @@ final class Rotary {
         return new Tables(m.create(c, new Shape(n, dk)), m.create(s, new Shape(n, dk)));
     }
 
+    /**
+     * Tables for B sequences at their own positions (a batched decode step), shaped [B,1,dk] so that they rotate
+     * {@code x [B,H,dk]} row by row through {@link #apply}.
+     */
+    Tables tablesAt(NDManager m, long[] positions) {
+        int dk = 2 * theta.length, b = positions.length;
+        float[] c = new float[b * dk], s = new float[b * dk];
+        for (int r = 0; r < b; r++) {
+            for (int i = 0; i < theta.length; i++) {
+                double a = positions[r] * theta[i];
+                float ca = (float) Math.cos(a), sa = (float) Math.sin(a);
+                c[r * dk + 2 * i] = ca;
+                c[r * dk + 2 * i + 1] = ca;
+                s[r * dk + 2 * i] = sa;
+                s[r * dk + 2 * i + 1] = sa;
+            }
+        }
+        return new Tables(m.create(c, new Shape(b, 1, dk)), m.create(s, new Shape(b, 1, dk)));
+    }
+
     /** @param x [H,n,dk] queries or keys of positions p0..p0+n-1; returns them rotated, [H,n,dk]. */
     NDArray apply(NDArray x, Tables t) {
         return x.mul(t.cos()).add(x.matMul(j).mul(t.sin()));

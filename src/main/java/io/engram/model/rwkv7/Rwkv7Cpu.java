@@ -8,7 +8,7 @@ import io.engram.model.ops.CpuTeam;
 /**
  * RWKV-7 on host memory: the CPU path. It runs {@code t} rows at once: the consecutive tokens of one sequence
  * (priming a chunk, or decoding one token) or one token of each of {@code t} sequences (batched decode). The
- * equations are those of {@link TimeMix} and {@link ChannelMix} (ChatRWKV's {@code RWKV_x070_TMix_seq} /
+ * equations are those of {@link Rwkv7Device} (ChatRWKV's {@code RWKV_x070_TMix_seq} /
  * {@code CMix_seq}), written once, row by row, in Java. The token-wise products go to a {@link Rwkv7Projections}:
  * Java kernels for a few rows ({@link HostProjections}, bandwidth-bound), batched DJL products for a chunk
  * ({@link DjlProjections}, compute-bound). Everything elementwise, and the WKV recurrence, runs here, split

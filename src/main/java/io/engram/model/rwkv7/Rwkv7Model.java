@@ -2,6 +2,8 @@ package io.engram.model.rwkv7;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
@@ -17,7 +19,9 @@ import java.util.List;
  * {@code [T,C] x [C,C]} product and keeps only the WKV recurrence sequential; the vocabulary head runs for the
  * last token only. On the CPU, {@link Rwkv7Cpu} runs the same equations with Java kernels for everything but
  * priming's batched products (decode streams the weights from host memory; priming makes a few native calls per
- * layer instead of a hundred); the all-DJL blocks serve the GPU.
+ * layer instead of a hundred); the NDArray-only blocks of {@link Rwkv7Device} (chunked WKV, state as NDArrays through the whole pass, batched
+ * decode with rows = sequences) serve the GPU, and the CPU engine too when the Java kernels are switched off
+ * ({@code engram.model.cpu-decode-kernels=false}).
  *
  * <p>Reference: BlinkDL/RWKV-LM {@code RWKV-v7/rwkv_v7_demo.py}, BlinkDL/ChatRWKV {@code rwkv/model.py} (x070),
  * and the equations in {@code shared/oracle/README.md}.
@@ -40,15 +44,20 @@ public final class Rwkv7Model implements LanguageModel {
     /** The CPU path (Java elementwise work, batched DJL products), or null for the all-DJL blocks below. */
     private final Rwkv7Cpu cpu;
     private final NDArray ln0W, ln0B, lnOutW, lnOutB, head;
-    private final TimeMix[] att;
-    private final ChannelMix[] ffn;
+    /** The NDArray-only blocks (GPU, or the CPU engine without the Java kernels), or null on the CPU path. */
+    private final Rwkv7Device device;
+    /** States kept on the device between calls (NDArray-only path), or null on the CPU path. */
+    private final ResidentStates resident;
+
+    /** Tokens per chunk of the chunked WKV form on the NDArray-only path (see {@link ChunkedWkv}). */
+    public static final int DEFAULT_WKV_CHUNK = 16;
 
     /**
      * @param device    where the DJL tensors live
      * @param chunkSize tokens per batched chunk when reading a document
      * @param cpuKernels on the CPU, run through {@link Rwkv7Cpu}: Java kernels for decode and for the elementwise
      *                  work of priming, DJL for priming's batched products. Otherwise (and always on a GPU) every
-     *                  operation is a DJL operation in {@link TimeMix} and {@link ChannelMix}.
+     *                  operation is an NDArray operation in {@link Rwkv7Device} (state on the device for the whole pass).
      */
     public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels) {
         this(weights, device, chunkSize, cpuKernels, ServeDtype.FLOAT32);
@@ -59,6 +68,33 @@ public final class Rwkv7Model implements LanguageModel {
      *                   products stay float32). Anything but float32 on the all-DJL path is refused.
      */
     public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, ServeDtype serveDtype) {
+        this(weights, device, chunkSize, cpuKernels, DEFAULT_WKV_CHUNK, -1, serveDtype);
+    }
+
+    /**
+     * @param wkvChunk on the NDArray-only path, tokens per chunk of the chunked WKV form; 1 runs the recurrence
+     *                 token by token (the reference the chunked form is tested against)
+     */
+    public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, int wkvChunk) {
+        this(weights, device, chunkSize, cpuKernels, wkvChunk, -1);
+    }
+
+    /** Device memory for states kept on the device between calls: {@value} bytes (0.1B: 420 states of 2.4 MB). */
+    public static final long RESIDENT_BYTES = 1L << 30;
+
+    /**
+     * @param residentStates on the NDArray-only path, how many states stay on the device between calls (a decode
+     *                       loop then moves no state to the host); 0 moves every state up and back per call, and
+     *                       a negative value means as many as fit in {@link #RESIDENT_BYTES}
+     */
+    public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, int wkvChunk,
+                      int residentStates) {
+        this(weights, device, chunkSize, cpuKernels, wkvChunk, residentStates, ServeDtype.FLOAT32);
+    }
+
+    private Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, int wkvChunk,
+                       int residentStates, ServeDtype serveDtype) {
+        if (wkvChunk < 1) throw new IllegalArgumentException("wkvChunk must be >= 1, got " + wkvChunk);
         this.serveDtype = serveDtype;
         this.parameters = weights.parameterCount();
         if (serveDtype != ServeDtype.FLOAT32 && !(cpuKernels && !device.isGpu())) {
@@ -74,8 +110,8 @@ public final class Rwkv7Model implements LanguageModel {
             cpu = new Rwkv7Cpu(weights, new HostProjections(weights, HOST_ROWS, serveDtype),
                     new DjlProjections(manager, weights, chunkSize), chunkSize);
             ln0W = ln0B = lnOutW = lnOutB = head = null;
-            att = null;
-            ffn = null;
+            this.device = null;
+            this.resident = null;
             return;
         }
         cpu = null;
@@ -84,12 +120,10 @@ public final class Rwkv7Model implements LanguageModel {
         lnOutW = Nd.upload(manager, weights.lnOutW, c);
         lnOutB = Nd.upload(manager, weights.lnOutB, c);
         head = Nd.linearWeight(manager, weights.head, cfg.vocab(), c);    // [C,V]
-        att = new TimeMix[cfg.layers()];
-        ffn = new ChannelMix[cfg.layers()];
-        for (int i = 0; i < cfg.layers(); i++) {
-            att[i] = new TimeMix(manager, cfg, weights.layers[i], i == 0);
-            ffn[i] = new ChannelMix(manager, cfg, weights.layers[i]);
-        }
+        this.device = new Rwkv7Device(manager, weights, wkvChunk);
+        long bytes = 4L * packedStateLength();
+        int capacity = residentStates >= 0 ? residentStates : (int) Math.max(1, Math.min(4096, RESIDENT_BYTES / bytes));
+        this.resident = new ResidentStates(manager, capacity, this::unpack);
     }
 
     /**
@@ -141,11 +175,13 @@ public final class Rwkv7Model implements LanguageModel {
     public float[] forward(ModelState modelState, int[] tokens, boolean wantLogits) {
         Rwkv7State state = (Rwkv7State) modelState;
         if (tokens.length == 0) return null;
+        if (cpu == null) return deviceForward(state, tokens, wantLogits);
+        state.sync();
         float[] logits = null;
         for (int from = 0; from < tokens.length; from += chunkSize) {
             int to = Math.min(tokens.length, from + chunkSize);
             boolean last = wantLogits && to == tokens.length;
-            logits = cpu != null ? cpu.forward(state, tokens, from, to, last) : chunk(state, tokens, from, to, last);
+            logits = cpu.forward(state, tokens, from, to, last);
         }
         return logits;
     }
@@ -155,40 +191,173 @@ public final class Rwkv7Model implements LanguageModel {
         return manager.getManagedArrays().size();
     }
 
-    /** Reads tokens[from, to) as one batch; every NDArray made here is closed when the scope ends. */
-    private float[] chunk(Rwkv7State state, int[] tokens, int from, int to, boolean wantLogits) {
+    /**
+     * The NDArray-only path: the state goes up once, stays NDArrays through every chunk and layer, and comes
+     * back once. Each chunk's intermediates are closed with the chunk's manager; the state is moved from one
+     * chunk's manager to the next.
+     */
+    private float[] deviceForward(Rwkv7State state, int[] tokens, boolean wantLogits) {
+        float[] logits = null;
+        try (NDManager call = manager.newSubManager(); NDScope ignored = new NDScope()) {
+            Rwkv7Device.DeviceState ds = upload(call, List.of(state));
+            for (int from = 0; from < tokens.length; from += chunkSize) {
+                int to = Math.min(tokens.length, from + chunkSize);
+                try (NDManager cm = call.newSubManager()) {
+                    ds.attach(cm);
+                    NDArray x = embed(cm, tokens, from, to).reshape(1, to - from, cfg.dim()); // [1,T,C]
+                    x = device.blocks(x, ds);                                                 // [1,T,C]
+                    if (wantLogits && to == tokens.length) logits = head(x).toFloatArray();   // [1,V]
+                    ds.attach(call);
+                }
+            }
+            finish(ds, List.of(state));
+        }
+        state.position += tokens.length;
+        return logits;
+    }
+
+    /** ln0(emb[tokens[from,to)]) as [T,C] on {@code m}. */
+    private NDArray embed(NDManager m, int[] tokens, int from, int to) {
         int t = to - from, c = cfg.dim();
-        try (NDManager sm = manager.newSubManager(); NDScope ignored = new NDScope()) {
-            float[] e = new float[t * c];
-            for (int i = 0; i < t; i++) {
-                int tok = tokens[from + i];
-                if (tok < 0 || tok >= cfg.vocab()) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
-                System.arraycopy(host.emb, tok * c, e, i * c, c);
+        float[] e = new float[t * c];
+        for (int i = 0; i < t; i++) {
+            int tok = tokens[from + i];
+            if (tok < 0 || tok >= cfg.vocab()) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
+            System.arraycopy(host.emb, tok * c, e, i * c, c);
+        }
+        return Nd.layerNorm(m.create(e, new Shape(t, c)), ln0W, ln0B, Rwkv7Config.LAYER_NORM_EPS); // [T,C]
+    }
+
+    /** Logits of each row's last token: [B,T,C] → [B,V]. */
+    private NDArray head(NDArray x) {
+        NDArray last = Nd.layerNorm(Rwkv7Device.last(x), lnOutW, lnOutB, Rwkv7Config.LAYER_NORM_EPS); // [B,C]
+        return last.matMul(head);                                                                  // [B,V]
+    }
+
+    /** Floats of one sequence's state, all layers: att_x_prev [C], att_kv [H*N*N], ffn_x_prev [C] per layer. */
+    private int packedStateLength() {
+        int c = cfg.dim(), n = cfg.headSize();
+        return cfg.layers() * (2 * c + cfg.heads() * n * n);
+    }
+
+    /**
+     * The states of B sequences on the device as [B, packed], sliced per layer: those the model kept resident as
+     * they are, the others in one upload.
+     */
+    private Rwkv7Device.DeviceState upload(NDManager m, List<Rwkv7State> states) {
+        int b = states.size(), per = packedStateLength(), c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
+        NDArray[] rows = new NDArray[b];
+        List<Integer> fromHost = new java.util.ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            rows[i] = resident.take(states.get(i));
+            if (rows[i] == null) fromHost.add(i);
+            else rows[i].attach(m);                                                     // closed with this call
+        }
+        NDArray all;
+        if (!fromHost.isEmpty()) {
+            float[] packed = new float[fromHost.size() * per];
+            for (int j = 0; j < fromHost.size(); j++) pack(states.get(fromHost.get(j)), packed, j * per);
+            NDArray up = m.create(packed, new Shape(fromHost.size(), per));             // [k, packed]
+            if (fromHost.size() == b) {
+                all = up;
+            } else {
+                for (int j = 0; j < fromHost.size(); j++) rows[fromHost.get(j)] = up.get(j);
+                all = NDArrays.stack(new NDList(rows), 0);                              // [B, packed]
             }
-            NDArray x = Nd.layerNorm(sm.create(e, new Shape(t, c)), ln0W, ln0B, Rwkv7Config.LAYER_NORM_EPS); // [T,C]
-            NDArray vFirst = null;
-            for (int l = 0; l < cfg.layers(); l++) {
-                TimeMix.Out o = att[l].forward(x, state, l, vFirst);
-                vFirst = o.vFirst();                                                   // [T,C]
-                x = x.add(o.dx());                                                     // [T,C]
-                x = x.add(ffn[l].forward(x, state, l));                                // [T,C]
-            }
-            state.position += t;
-            if (!wantLogits) return null;
-            NDArray last = Nd.layerNorm(x.get(t - 1), lnOutW, lnOutB, Rwkv7Config.LAYER_NORM_EPS); // [C]
-            return last.reshape(1, c).matMul(head).toFloatArray();                    // [V]
+        } else {
+            all = b == 1 ? rows[0].reshape(1, per) : NDArrays.stack(new NDList(rows), 0); // [B, packed]
+        }
+        Rwkv7Device.DeviceState ds = new Rwkv7Device.DeviceState(cfg.layers());
+        int off = 0;
+        for (int l = 0; l < cfg.layers(); l++) {
+            ds.attX[l] = all.get(":," + off + ":" + (off + c));                         // [B,C]
+            off += c;
+            ds.kv[l] = all.get(":," + off + ":" + (off + h * n * n)).reshape(b, h, n, n); // [B,H,N,N]
+            off += h * n * n;
+            ds.ffnX[l] = all.get(":," + off + ":" + (off + c));                         // [B,C]
+            off += c;
+        }
+        return ds;
+    }
+
+    /** The new states: kept on the device (one packed array per sequence) or, with no residency, one download. */
+    private void finish(Rwkv7Device.DeviceState ds, List<Rwkv7State> states) {
+        int b = states.size(), per = packedStateLength(), c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
+        NDList parts = new NDList();
+        for (int l = 0; l < cfg.layers(); l++) {
+            parts.add(ds.attX[l].reshape(b, c));
+            parts.add(ds.kv[l].reshape(b, h * n * n));
+            parts.add(ds.ffnX[l].reshape(b, c));
+        }
+        NDArray all = NDArrays.concat(parts, 1);                                        // [B, packed]
+        if (resident.enabled()) {
+            for (int i = 0; i < b; i++) resident.keep(states.get(i), b == 1 ? all.reshape(per) : all.get(i).duplicate());
+            return;
+        }
+        float[] packed = all.toFloatArray();
+        for (int i = 0; i < b; i++) unpack(packed, i * per, states.get(i));
+    }
+
+    private void pack(Rwkv7State s, float[] packed, int off) {
+        int c = cfg.dim(), kv = cfg.heads() * cfg.headSize() * cfg.headSize();
+        for (int l = 0; l < cfg.layers(); l++) {
+            System.arraycopy(s.attXPrev[l], 0, packed, off, c);
+            off += c;
+            System.arraycopy(s.attKv[l], 0, packed, off, kv);
+            off += kv;
+            System.arraycopy(s.ffnXPrev[l], 0, packed, off, c);
+            off += c;
         }
     }
 
-    /** One token for each of several sequences: a single batched step on the CPU decode path. */
+    private void unpack(float[] packed, int off, Rwkv7State s) {
+        int c = cfg.dim(), kv = cfg.heads() * cfg.headSize() * cfg.headSize();
+        for (int l = 0; l < cfg.layers(); l++) {
+            System.arraycopy(packed, off, s.attXPrev[l], 0, c);
+            off += c;
+            System.arraycopy(packed, off, s.attKv[l], 0, kv);
+            off += kv;
+            System.arraycopy(packed, off, s.ffnXPrev[l], 0, c);
+            off += c;
+        }
+    }
+
+    /** States the NDArray path holds on its device now (for tests). */
+    int residentStates() {
+        return resident == null ? 0 : resident.size();
+    }
+
+    /**
+     * One token for each of several sequences as one batched step: rows = sequences, on the CPU decode path
+     * or on the NDArray-only path (one upload of the B states, one download of states and logits).
+     */
     @Override
     public float[][] step(List<ModelState> states, int[] tokens) {
-        if (cpu == null) return LanguageModel.super.step(states, tokens);
-        return cpu.step(states.toArray(Rwkv7State[]::new), tokens);
+        if (cpu != null) {
+            for (ModelState st : states) ((Rwkv7State) st).sync();
+            return cpu.step(states.toArray(Rwkv7State[]::new), tokens);
+        }
+        if (states.size() != tokens.length) throw new IllegalArgumentException(states.size() + " states but " + tokens.length + " tokens");
+        List<Rwkv7State> rs = states.stream().map(s -> (Rwkv7State) s).toList();
+        int b = tokens.length, v = cfg.vocab();
+        float[] flat;
+        try (NDManager call = manager.newSubManager(); NDScope ignored = new NDScope()) {
+            Rwkv7Device.DeviceState ds = upload(call, rs);
+            NDArray x = embed(call, tokens, 0, b).reshape(b, 1, cfg.dim());               // [B,1,C]
+            flat = head(device.blocks(x, ds)).toFloatArray();                               // [B,V]
+            finish(ds, rs);
+        }
+        float[][] out = new float[b][];
+        for (int i = 0; i < b; i++) {
+            out[i] = java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v);
+            rs.get(i).position++;
+        }
+        return out;
     }
 
     @Override
     public ModelState combine(List<ModelState> states, double[] weights) {
+        for (ModelState st : states) ((Rwkv7State) st).sync();
         return Rwkv7Combine.mean(cfg, states, weights);
     }
 
@@ -214,6 +383,7 @@ public final class Rwkv7Model implements LanguageModel {
     @Override
     public void close() {
         if (cpu != null) cpu.close();
+        if (resident != null) resident.close();                                       // states come home first
         manager.close();
     }
 }

@@ -22,6 +22,38 @@ public final class Rwkv7State implements ModelState {
     final float[][] attKv;
     final float[][] ffnXPrev;
     long position;
+    /**
+     * Set while an NDArray-path model keeps this state on its device between calls (see {@link ResidentStates}):
+     * the device copy is then the current one and the arrays above are stale. Every public read goes through
+     * {@link #sync()} first, which brings the state home and frees the device copy; the state thus never
+     * holds native memory once it leaves the model.
+     */
+    private Resident resident;
+
+    /** A device copy of a state. */
+    interface Resident {
+        /** Writes the device copy into {@code s}'s arrays and frees it. */
+        void restore(Rwkv7State s);
+    }
+
+    /** Brings a device-resident state back to its arrays (a no-op when it is not resident). */
+    synchronized void sync() {
+        if (resident == null) return;
+        Resident r = resident;
+        resident = null;
+        r.restore(this);
+    }
+
+    /** Takes the device copy for a forward pass (the arrays stay stale until a new one is given back). */
+    synchronized Resident takeResident() {
+        Resident r = resident;
+        resident = null;
+        return r;
+    }
+
+    synchronized void resident(Resident r) {
+        resident = r;
+    }
 
     Rwkv7State(Rwkv7Config cfg) {
         int l = cfg.layers();
@@ -47,19 +79,23 @@ public final class Rwkv7State implements ModelState {
     }
 
     public float[] attXPrev(int layer) {
+        sync();
         return attXPrev[layer];
     }
 
     public float[] attKv(int layer) {
+        sync();
         return attKv[layer];
     }
 
     public float[] ffnXPrev(int layer) {
+        sync();
         return ffnXPrev[layer];
     }
 
     @Override
     public List<StateTensor> tensors() {
+        sync();
         List<StateTensor> out = new ArrayList<>(3 * layers());
         int c = attXPrev[0].length;
         for (int i = 0; i < layers(); i++) {
@@ -83,6 +119,7 @@ public final class Rwkv7State implements ModelState {
 
     @Override
     public Rwkv7State copy() {
+        sync();
         return new Rwkv7State(deep(attXPrev), deep(attKv), deep(ffnXPrev), position);
     }
 

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
-import ai.djl.Device;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
 import io.engram.state.StateCodec;
@@ -49,8 +48,8 @@ class RetNetOracleTest {
         Map<String, Object> config = JsonMapper.builder().build().convertValue(meta.get("config"), Map.class);
         try (Checkpoint st = Checkpoints.open(Fixtures.shared("oracle/retnet_a.safetensors"));
              Checkpoint pth = Checkpoints.open(Fixtures.shared("oracle/retnet_a.fp32.pth"))) {
-            fromSafetensors = new RetNetModel(RetNetWeights.read(st, RetNetConfig.from(Map.of(), st.metadata())), Device.cpu(), 0);
-            fromPth = new RetNetModel(RetNetWeights.read(pth, RetNetConfig.from(config)), Device.cpu(), 0);
+            fromSafetensors = new RetNetModel(RetNetWeights.read(st, RetNetConfig.from(Map.of(), st.metadata())), Fixtures.device(), 0);
+            fromPth = new RetNetModel(RetNetWeights.read(pth, RetNetConfig.from(config)), Fixtures.device(), 0);
         }
     }
 

@@ -3,7 +3,6 @@ package io.engram.model.rwkv7;
 import static io.engram.testsupport.Fixtures.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import ai.djl.Device;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
 import io.engram.model.demo.DemoModel;
@@ -26,7 +25,7 @@ class Rwkv7BatchDecodeTest {
     @Test
     void oracleCheckpoint() {
         try (Checkpoint ck = Checkpoints.open(Fixtures.shared("oracle/rwkv7_a.safetensors"));
-             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Device.cpu(), 16, true)) {
+             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 16, true)) {
             check(m, 7);
         }
     }
@@ -35,7 +34,7 @@ class Rwkv7BatchDecodeTest {
     void widerRandomCheckpoint() throws Exception {
         DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 3);
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"));
-             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Device.cpu(), 16, true)) {
+             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 16, true)) {
             check(m, 9);
         }
     }

@@ -7,7 +7,6 @@ import static io.engram.testsupport.Fixtures.row;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import ai.djl.Device;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
 import io.engram.testsupport.Fixtures;
@@ -41,11 +40,11 @@ class Rwkv7OracleTest {
         try (Checkpoint ck = Checkpoints.open(Fixtures.shared("oracle/rwkv7_a.safetensors"));
              Checkpoint pth = Checkpoints.open(Fixtures.shared("oracle/rwkv7_a.fp32.pth"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
-            djl = new Rwkv7Model(w, Device.cpu(), 64, false);
-            cpu = new Rwkv7Model(w, Device.cpu(), 64, true);
-            chunk5 = new Rwkv7Model(w, Device.cpu(), 5, false);
-            cpuChunk5 = new Rwkv7Model(w, Device.cpu(), 5, true);
-            fromPth = new Rwkv7Model(Rwkv7Weights.read(pth), Device.cpu(), 64, true);
+            djl = new Rwkv7Model(w, Fixtures.device(), 64, false);
+            cpu = new Rwkv7Model(w, Fixtures.device(), 64, true);
+            chunk5 = new Rwkv7Model(w, Fixtures.device(), 5, false);
+            cpuChunk5 = new Rwkv7Model(w, Fixtures.device(), 5, true);
+            fromPth = new Rwkv7Model(Rwkv7Weights.read(pth), Fixtures.device(), 64, true);
         }
     }
 
