@@ -43,7 +43,12 @@ public record EngramProperties(
         java.util.Map<String, @Valid ModelSettings> models) {
 
     public EngramProperties {
-        models = models == null ? java.util.Map.of() : java.util.Map.copyOf(models);
+        var m = new java.util.HashMap<String, ModelSettings>(models == null ? java.util.Map.of() : models);
+        // The images set ENGRAM_MODELS_DIR (engram.models-dir); relaxed binding also reads it as engram.models.dir,
+        // a "model" named dir whose serve dtype is the folder's path. That entry is the env var, not a model setting.
+        ModelSettings dir = m.get("dir");
+        if (dir != null && dir.serveDtype() != null && !dir.serveDtype().matches("|float32|bfloat16|int8")) m.remove("dir");
+        models = java.util.Map.copyOf(m);
     }
 
     /** One model's overrides. */
