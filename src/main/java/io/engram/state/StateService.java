@@ -273,34 +273,21 @@ public class StateService {
         if (refs == null || refs.isEmpty()) {
             throw new EngramException(ProblemType.INVALID_REQUEST, "this 'compose' needs at least one entry in 'states'");
         }
-        int max = props.limits().maxStates();
-        if (refs.size() > max) {
-            throw new EngramException(ProblemType.LIMIT_EXCEEDED, refs.size() + " states given; at most " + max
-                    + " may be combined (engram.limits.max-states)");
-        }
-        double[] w = normalisedWeights(refs);
-        List<StoredState> loaded = new ArrayList<>();
-        for (Ref r : refs) loaded.add(load(tenant, r.id()));
-        LoadedModel model = model(modelId == null ? loaded.get(0).meta().model() : modelId);
-        for (StoredState s : loaded) sameModel(model, s.meta());
-        long tokens = 0;
+        Loaded l = loadAll(tenant, modelId, refs);
         List<ModelState> states = new ArrayList<>();
         List<float[]> logits = new ArrayList<>();
-        for (StoredState s : loaded) {
-            tokens = Math.max(tokens, s.meta().totalTokens());
+        for (StoredState s : l.states()) {
             states.add(s.state().copy());
             logits.add(s.lastLogits() == null ? null : s.lastLogits().clone());
         }
-        String id = StateIds.combined(tenant.salt(), model.fingerprint(), ids(refs).toArray(String[]::new), w);
-        return new Components(model.id(), states, logits, ids(refs), w, id, tokens, ms(t0));
+        String id = StateIds.combined(tenant.salt(), l.model().fingerprint(), ids(refs).toArray(String[]::new), l.weights());
+        return new Components(l.model().id(), states, logits, ids(refs), l.weights(), id, l.tokens(), ms(t0));
     }
 
-    private Start resolve(Tenant tenant, String modelId, List<Ref> refs, boolean keepSingle) {
-        long t0 = System.nanoTime();
-        if (refs == null || refs.isEmpty()) {
-            LoadedModel model = model(modelId);
-            return new Start(model.id(), model.model().zeroState(), null, null, 0, 0);
-        }
+    /** States of one request, loaded and checked: the same model, at most max-states, weights normalised. */
+    private record Loaded(LoadedModel model, List<StoredState> states, double[] weights, long tokens) {}
+
+    private Loaded loadAll(Tenant tenant, String modelId, List<Ref> refs) {
         int max = props.limits().maxStates();
         if (refs.size() > max) {
             throw new EngramException(ProblemType.LIMIT_EXCEEDED, refs.size() + " states given; at most " + max
@@ -313,6 +300,20 @@ public class StateService {
         for (StoredState s : loaded) sameModel(model, s.meta());
         long tokens = 0;
         for (StoredState s : loaded) tokens = Math.max(tokens, s.meta().totalTokens());
+        return new Loaded(model, loaded, w, tokens);
+    }
+
+    private Start resolve(Tenant tenant, String modelId, List<Ref> refs, boolean keepSingle) {
+        long t0 = System.nanoTime();
+        if (refs == null || refs.isEmpty()) {
+            LoadedModel model = model(modelId);
+            return new Start(model.id(), model.model().zeroState(), null, null, 0, 0);
+        }
+        Loaded l = loadAll(tenant, modelId, refs);
+        LoadedModel model = l.model();
+        List<StoredState> loaded = l.states();
+        double[] w = l.weights();
+        long tokens = l.tokens();
         if (loaded.size() == 1 && keepSingle) {
             StoredState s = loaded.get(0);
             return new Start(model.id(), s.state().copy(), s.lastLogits(), s.meta().id(), tokens, ms(t0));
