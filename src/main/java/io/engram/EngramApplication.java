@@ -1,42 +1,22 @@
 package io.engram;
 
-import io.engram.bench.Benchmark;
-import io.engram.config.DjlConfig;
-import io.engram.config.DjlWarmup;
-import org.springframework.boot.SpringApplication;
+import java.time.Clock;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
+import org.springframework.context.annotation.Bean;
 
 /**
- * Engram's one entry point. {@code java -jar engram.jar} serves the HTTP API;
- * {@code java -jar engram.jar bench ...} runs the benchmark and {@code bench-store ...} the state-store benchmark
- * (see docs/PERFORMANCE.md); {@code train ...} trains a model on the recall corpus and {@code eval-memory ...}
- * measures it (docs/COMPOSABLE_MEMORY.md); {@code eval-compose ...} measures every {@code compose} mode through HTTP; {@code java -jar engram.jar warmup} unpacks libtorch into {@code DJL_CACHE_DIR} and
- * exits (image builds).
+ * The HTTP service: Spring's component scan of {@code io.engram}. It is started by {@link io.engram.cli.Main}
+ * (the jar's start class, which also runs the benchmark and training commands) and by the tests and benchmarks
+ * that serve it in-process.
  */
 @SpringBootApplication
 @ConfigurationPropertiesScan
 public class EngramApplication {
 
-    public static void main(String[] args) throws Exception {
-        DjlConfig.forceOffline();
-        DjlConfig.tuneOpenMp();
-        if (args.length > 0 && args[0].equals("bench")) {
-            System.exit(Benchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
-        }
-        if (args.length > 0 && args[0].equals("bench-store")) {
-            System.exit(io.engram.bench.StoreBenchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
-        }
-        if (args.length > 0 && args[0].equals("train")) {
-            System.exit(io.engram.train.TrainCommand.train(java.util.Arrays.copyOfRange(args, 1, args.length)));
-        }
-        if (args.length > 0 && args[0].equals("eval-memory")) {
-            System.exit(io.engram.train.TrainCommand.evaluate(java.util.Arrays.copyOfRange(args, 1, args.length)));
-        }
-        if (args.length > 0 && args[0].equals("eval-compose")) {
-            System.exit(io.engram.train.ComposeEval.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
-        }
-        if (args.length > 0 && args[0].equals("warmup")) System.exit(DjlWarmup.run());
-        SpringApplication.run(EngramApplication.class, args);
+    /** The clock that dates states (created, expires): a bean so tests can fix it. */
+    @Bean
+    Clock clock() {
+        return Clock.systemUTC();
     }
 }

@@ -3,10 +3,16 @@ package io.engram.api;
 import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.engram.error.EngramException;
+import io.engram.error.ProblemType;
 import io.engram.inference.GenerationService;
+import io.engram.inference.SamplingParams;
 import io.engram.inference.TokenLogprob;
 import io.engram.state.StateMeta;
+import io.engram.state.StateMixer;
+import io.engram.tenant.Tenant;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 
 /** Request and response bodies of the HTTP API (snake_case on the wire, see shared/spec/api.md). */
@@ -34,7 +40,24 @@ public final class Dtos {
 
     public record BatchPrimeResponse(List<Object> results) {}
 
-    public record StateRef(String id, Double weight) {}
+    /** {@code {"id", "weight"}}; the weight defaults to 1. */
+    public record StateRef(String id, Double weight) {
+
+        public StateMixer.Ref toDomain() {
+            return new StateMixer.Ref(id, weight == null ? 1.0 : weight);
+        }
+
+        /** A request's {@code states} (absent: none). */
+        public static List<StateMixer.Ref> toDomain(List<StateRef> in) {
+            if (in == null) return List.of();
+            List<StateMixer.Ref> out = new ArrayList<>();
+            for (StateRef s : in) {
+                if (s == null) throw new EngramException(ProblemType.INVALID_REQUEST, "'states' entries must be {\"id\", \"weight\"}");
+                out.add(s.toDomain());
+            }
+            return out;
+        }
+    }
 
     public record CombineRequest(List<StateRef> states, Long ttlSeconds) {}
 
@@ -50,7 +73,15 @@ public final class Dtos {
                                   Integer maxTokens, Double temperature, Double topP, Integer topK, Double minP,
                                   Double presencePenalty, Double frequencyPenalty,
                                   @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> stop,
-                                  Long seed, Integer logprobs, Boolean stream, Boolean saveState, String compose) {}
+                                  Long seed, Integer logprobs, Boolean stream, Boolean saveState, String compose) {
+
+        public GenerationService.Request toDomain(Tenant tenant) {
+            SamplingParams sampling = RequestValidation.sampling(temperature, topP, topK, minP, presencePenalty,
+                    frequencyPenalty, seed, logprobs);
+            return new GenerationService.Request(tenant, model, StateRef.toDomain(states), prompt, promptTokens,
+                    maxTokens, sampling, stop, logprobs != null, Boolean.TRUE.equals(saveState), compose);
+        }
+    }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record LogprobView(int token, double logprob, List<TokenLogprob> top) {}

@@ -10,7 +10,6 @@ import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelRegistry;
-import io.engram.state.StateService;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
@@ -21,11 +20,9 @@ import org.springframework.web.bind.annotation.RestController;
 public class ModelsController {
 
     private final ModelRegistry models;
-    private final StateService states;
 
-    public ModelsController(ModelRegistry models, StateService states) {
+    public ModelsController(ModelRegistry models) {
         this.models = models;
-        this.states = states;
     }
 
     @GetMapping("/v1/models")
@@ -43,15 +40,15 @@ public class ModelsController {
     @PostMapping("/v1/tokenize")
     public TokenizeResponse tokenize(@RequestBody TokenizeRequest r) {
         if (r.text() == null) throw new EngramException(ProblemType.INVALID_REQUEST, "'text' is required");
-        int[] ids = states.model(r.model()).tokenizer().encode(r.text());
+        int[] ids = models.require(r.model()).tokenizer().encode(r.text());
         return new TokenizeResponse(ids, ids.length);
     }
 
     @PostMapping("/v1/detokenize")
     public DetokenizeResponse detokenize(@RequestBody DetokenizeRequest r) {
         if (r.tokens() == null) throw new EngramException(ProblemType.INVALID_REQUEST, "'tokens' is required");
-        LoadedModel m = states.model(r.model());
-        int[] ids = states.tokens(m, null, r.tokens(), "tokens", true);
+        LoadedModel m = models.require(r.model());
+        int[] ids = m.tokens(null, r.tokens(), "tokens", true);
         return new DetokenizeResponse(m.tokenizer().decode(ids));
     }
 }

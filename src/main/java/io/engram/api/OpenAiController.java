@@ -10,17 +10,14 @@ import io.engram.api.OpenAiDtos.CompletionChoice;
 import io.engram.api.OpenAiDtos.CompletionRequest;
 import io.engram.api.OpenAiDtos.Delta;
 import io.engram.api.OpenAiDtos.Usage;
-import io.engram.config.EngramProperties;
-import io.engram.error.EngramException;
-import io.engram.error.ProblemType;
+import io.engram.error.ProblemRenderer;
 import io.engram.inference.GenerationService;
 import io.engram.inference.SampledToken;
-import io.engram.inference.SamplingParams;
 import io.engram.inference.TokenLogprob;
-import io.engram.tokenizer.Tokenizer;
-import io.engram.model.ChatTemplate;
-import io.engram.security.Tenant;
+import io.engram.model.ModelRegistry;
 import io.engram.state.StateService;
+import io.engram.tenant.Tenant;
+import io.engram.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -41,42 +38,28 @@ public class OpenAiController {
 
     private final GenerationService generation;
     private final StateService states;
-    private final EngramProperties props;
+    private final ModelRegistry models;
+    private final SseStreams streams;
     private final ObjectMapper json;
 
-    public OpenAiController(GenerationService generation, StateService states, EngramProperties props, ObjectMapper json) {
+    public OpenAiController(GenerationService generation, StateService states, ModelRegistry models, SseStreams streams,
+                            ObjectMapper json) {
         this.generation = generation;
         this.states = states;
-        this.props = props;
+        this.models = models;
+        this.streams = streams;
         this.json = json;
     }
 
     @PostMapping("/v1/completions")
     public Object completions(Tenant tenant, @RequestBody CompletionRequest r) {
-        if (r.n() != null && r.n() != 1) throw invalid("only n = 1 is supported");
-        if (Boolean.TRUE.equals(r.echo())) throw invalid("echo is not supported");
-        String prompt = null;
-        int[] promptTokens = null;
-        if (r.prompt() instanceof String s) {
-            prompt = s;
-        } else if (r.prompt() instanceof List<?> l && l.size() == 1 && l.get(0) instanceof String s) {
-            prompt = s;
-        } else if (r.prompt() instanceof List<?> l && l.stream().allMatch(x -> x instanceof Integer)) {
-            promptTokens = l.stream().mapToInt(x -> (Integer) x).toArray();
-        } else if (r.prompt() != null) {
-            throw invalid("'prompt' must be a string, a list with one string, or a list of token ids");
-        }
-        var req = new GenerationService.Request(tenant, r.model(), StatesController.refs(r.states()), prompt, promptTokens,
-                r.maxTokens() == null ? 16 : r.maxTokens(),
-                sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
-                        r.seed(), r.logprobs()),
-                r.stop(), r.logprobs() != null, false, r.compose());
+        var req = r.toDomain(tenant);
         String id = "cmpl-" + randomId();
         long created = System.currentTimeMillis() / 1000;
         var prepared = generation.prepare(req);
         String model = prepared.model().id();
         Tokenizer tok = prepared.model().tokenizer();
-        boolean logprobs = r.logprobs() != null;
+        boolean logprobs = req.wantLogprobs();
         if (Boolean.TRUE.equals(r.stream())) {
             int[] offset = {0};
             return stream(prepared, includeUsage(r.streamOptions()), logprobs,
@@ -89,7 +72,7 @@ public class OpenAiController {
                     null,
                     usage -> new Completion(id, "text_completion", created, model, List.of(), usage));
         }
-        var res = io.engram.inference.Await.get(generation.submit(prepared, (text, token) -> {}), props.scheduler().requestTimeout());
+        var res = generation.complete(prepared);
         return new Completion(id, "text_completion", created, model,
                 List.of(new CompletionChoice(0, res.text(), logprobs ? completionLogprobs(res.logprobs(), tok, 0) : null,
                         finishReason(res.finishReason()))), usage(res));
@@ -97,31 +80,13 @@ public class OpenAiController {
 
     @PostMapping("/v1/chat/completions")
     public Object chat(Tenant tenant, @RequestBody ChatRequest r) {
-        if (r.n() != null && r.n() != 1) throw invalid("only n = 1 is supported");
-        if (r.messages() == null || r.messages().isEmpty()) throw invalid("'messages' must hold at least one message");
-        String modelId = r.model();
-        if (modelId == null && r.states() != null && !r.states().isEmpty() && r.states().get(0) != null) {
-            modelId = states.meta(tenant, r.states().get(0).id()).model();
-        }
-        ChatTemplate template = states.model(modelId).chatTemplate();
-        List<ChatTemplate.Message> messages = new ArrayList<>();
-        for (OpenAiDtos.ChatMessage m : r.messages()) {
-            if (m == null || m.role() == null) throw invalid("every message needs a 'role' and 'content'");
-            messages.add(new ChatTemplate.Message(m.role(), content(m.content())));
-        }
-        List<String> stop = new ArrayList<>(template.stop());
-        if (r.stop() != null) stop.addAll(r.stop());
-        Integer maxTokens = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
-        Integer logprobs = Boolean.TRUE.equals(r.logprobs()) ? (r.topLogprobs() == null ? 0 : r.topLogprobs()) : null;
-        var req = new GenerationService.Request(tenant, modelId, StatesController.refs(r.states()), GenerateController.validated(() -> template.render(messages)),
-                null, maxTokens, sampling(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(),
-                r.frequencyPenalty(), r.seed(), logprobs), stop, logprobs != null, false, r.compose());
+        var req = r.toDomain(tenant, () -> chatModel(tenant, r), id -> models.require(id).chatTemplate());
+        boolean wantLogprobs = req.wantLogprobs();
         String id = "chatcmpl-" + randomId();
         long created = System.currentTimeMillis() / 1000;
         var prepared = generation.prepare(req);
         String model = prepared.model().id();
         Tokenizer tok = prepared.model().tokenizer();
-        boolean wantLogprobs = logprobs != null;
         if (Boolean.TRUE.equals(r.stream())) {
             return stream(prepared, includeUsage(r.streamOptions()), wantLogprobs,
                     (text, finish, t) -> new ChatChunk(id, "chat.completion.chunk", created, model,
@@ -131,10 +96,18 @@ public class OpenAiController {
                             List.of(new ChunkChoice(0, new Delta("assistant", ""), null, null)), null),
                     usage -> new ChatChunk(id, "chat.completion.chunk", created, model, List.of(), usage));
         }
-        var res = io.engram.inference.Await.get(generation.submit(prepared, (text, token) -> {}), props.scheduler().requestTimeout());
+        var res = generation.complete(prepared);
         return new ChatCompletion(id, "chat.completion", created, model,
                 List.of(new ChatChoice(0, new OpenAiDtos.Message("assistant", res.text()),
                         wantLogprobs ? chatLogprobs(res.logprobs(), tok) : null, finishReason(res.finishReason()))), usage(res));
+    }
+
+    /** The request's model, or, when it names none, the model of its first state. */
+    private String chatModel(Tenant tenant, ChatRequest r) {
+        if (r.model() == null && r.states() != null && !r.states().isEmpty() && r.states().get(0) != null) {
+            return states.meta(tenant, r.states().get(0).id()).model();
+        }
+        return r.model();
     }
 
     /**
@@ -149,8 +122,7 @@ public class OpenAiController {
     private Object stream(GenerationService.Prepared prepared, boolean includeUsage, boolean logprobs,
                           ChunkMaker chunk, Object first,
                           java.util.function.Function<Usage, Object> usageChunk) {
-        SseStream out = new SseStream(props.scheduler().requestTimeout().toMillis() + 5_000,
-                GenerateController.STREAM_BUFFER_EVENTS);
+        SseStream out = streams.open();
         if (first != null) out.offer(data(first));
         GenerationService.Sink sink = new GenerationService.Sink() {
             @Override
@@ -174,7 +146,7 @@ public class OpenAiController {
         out.start();
         f.whenComplete((res, err) -> {
             if (err != null) {
-                out.offer("event: error\ndata: " + json.writeValueAsString(ProblemHandler.problemOf(err)) + "\n\n");
+                out.offer("event: error\ndata: " + json.writeValueAsString(ProblemRenderer.problemOf(err)) + "\n\n");
             } else {
                 out.offer(data(chunk.make("", finishReason(res.finishReason()), null)));
                 if (includeUsage) out.offer(data(usageChunk.apply(usage(res))));
@@ -263,14 +235,6 @@ public class OpenAiController {
         return o != null && Boolean.TRUE.equals(o.includeUsage());
     }
 
-    private static SamplingParams sampling(Double temperature, Double topP, Integer topK, Double minP,
-                                           Double presence, Double frequency, Long seed, Integer logprobs) {
-        return GenerateController.validated(() -> new SamplingParams(temperature == null ? 1.0 : temperature,
-                topP == null ? 1.0 : topP, topK == null ? 0 : topK, minP == null ? 0.0 : minP,
-                presence == null ? 0.0 : presence, frequency == null ? 0.0 : frequency, seed,
-                logprobs == null ? 0 : logprobs));
-    }
-
     private static Usage usage(GenerationService.Result res) {
         int p = res.usage().promptTokens(), c = res.usage().completionTokens();
         return new Usage(p, c, p + c);
@@ -278,25 +242,6 @@ public class OpenAiController {
 
     private static String finishReason(String engram) {
         return engram.equals("length") ? "length" : "stop";
-    }
-
-    /** Message content: a string, or a list of parts of which the {@code text} parts are joined. */
-    private static String content(Object c) {
-        if (c == null) return "";
-        if (c instanceof String s) return s;
-        if (c instanceof List<?> parts) {
-            StringBuilder b = new StringBuilder();
-            for (Object p : parts) {
-                if (p instanceof Map<?, ?> m && "text".equals(m.get("type")) && m.get("text") instanceof String t) b.append(t);
-                else throw invalid("only text content parts are supported");
-            }
-            return b.toString();
-        }
-        throw invalid("message 'content' must be a string or a list of text parts");
-    }
-
-    private static EngramException invalid(String detail) {
-        return new EngramException(ProblemType.INVALID_REQUEST, detail);
     }
 
     private static String randomId() {

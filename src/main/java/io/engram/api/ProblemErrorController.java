@@ -1,5 +1,6 @@
 package io.engram.api;
 
+import io.engram.error.ProblemRenderer;
 import io.engram.error.ProblemType;
 import jakarta.servlet.RequestDispatcher;
 import jakarta.servlet.http.HttpServletRequest;
@@ -48,7 +49,7 @@ public class ProblemErrorController implements ErrorController {
         }
         ProblemDetail p;
         if (type != null) {
-            p = ProblemHandler.problem(type, detail(type), null);
+            p = ProblemRenderer.problem(type, detail(type), null);
             status = type.status();
         } else {
             HttpStatus s = HttpStatus.resolve(status);

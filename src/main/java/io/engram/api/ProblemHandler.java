@@ -1,6 +1,7 @@
 package io.engram.api;
 
 import io.engram.error.EngramException;
+import io.engram.error.ProblemRenderer;
 import io.engram.error.ProblemType;
 import io.engram.security.BodyLimitFilter;
 import jakarta.servlet.http.HttpServletRequest;
@@ -40,7 +41,7 @@ public class ProblemHandler {
     public ResponseEntity<ProblemDetail> engram(EngramException e, HttpServletRequest req) {
         ResponseEntity.BodyBuilder b = ResponseEntity.status(e.type().status()).contentType(PROBLEM);
         if (e.retryAfterSeconds() != null) b.header(HttpHeaders.RETRY_AFTER, String.valueOf(e.retryAfterSeconds()));
-        return b.body(problem(e, req));
+        return b.body(ProblemRenderer.problem(e, req));
     }
 
     /**
@@ -52,26 +53,6 @@ public class ProblemHandler {
     public ResponseEntity<ProblemDetail> illegalArgument(IllegalArgumentException e, HttpServletRequest req) {
         log.error("Unhandled error on {} {}", req.getMethod(), req.getRequestURI(), e);
         return respond(ProblemType.INTERNAL, "the server failed to handle this request; it has been logged", req);
-    }
-
-    /** The problem for {@code e}, with {@code errors} naming the field when it is a field validation failure. */
-    public static ProblemDetail problem(EngramException e, HttpServletRequest req) {
-        ProblemDetail p = problem(e.type(), e.getMessage(), req);
-        if (e.field() != null) p.setProperty("errors", errors(e.field(), e.getMessage()));
-        return p;
-    }
-
-    /**
-     * The spec's {@code errors} member for field validation: one entry per field, with its JSON name
-     * ({@code states[0].weight}), an RFC 6901 pointer into the body ({@code #/states/0/weight}) and what to fix.
-     */
-    static java.util.List<java.util.Map<String, String>> errors(String field, String detail) {
-        String pointer = "#/" + field.replace("[", "/").replace("]", "").replace('.', '/');
-        java.util.Map<String, String> e = new java.util.LinkedHashMap<>();
-        e.put("field", field);
-        e.put("pointer", pointer);
-        e.put("detail", detail);
-        return java.util.List.of(e);
     }
 
     /**
@@ -96,8 +77,8 @@ public class ProblemHandler {
                 String expected = c instanceof MismatchedInputException m ? expected(m.getTargetType()) : null;
                 String detail = (path.isEmpty() ? "the body" : "'" + path + "'")
                         + " has the wrong type or shape" + (expected == null ? "" : ": expected " + expected);
-                ProblemDetail p = problem(ProblemType.MALFORMED_JSON, detail, req);
-                if (!path.isEmpty()) p.setProperty("errors", errors(path, detail));
+                ProblemDetail p = ProblemRenderer.problem(ProblemType.MALFORMED_JSON, detail, req);
+                if (!path.isEmpty()) p.setProperty("errors", ProblemRenderer.errors(path, detail));
                 return ResponseEntity.status(ProblemType.MALFORMED_JSON.status()).contentType(PROBLEM).body(p);
             }
             if (c instanceof JacksonException x) {
@@ -197,29 +178,6 @@ public class ProblemHandler {
     }
 
     private static ResponseEntity<ProblemDetail> respond(ProblemType type, String detail, HttpServletRequest req) {
-        return ResponseEntity.status(type.status()).contentType(PROBLEM).body(problem(type, detail, req));
-    }
-
-    /** Builds the problem body; also used for {@code event: error} in streams. */
-    public static ProblemDetail problem(ProblemType type, String detail, HttpServletRequest req) {
-        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.valueOf(type.status()), detail);
-        p.setType(type.uri());
-        p.setTitle(type.title());
-        if (req != null) {
-            try {
-                p.setInstance(URI.create(req.getRequestURI()));
-            } catch (IllegalArgumentException ignored) {
-                // a request line the URI parser refuses: leave 'instance' out
-            }
-        }
-        return p;
-    }
-
-    /** The problem for any throwable raised while streaming. */
-    public static ProblemDetail problemOf(Throwable t) {
-        if (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) t = t.getCause();
-        if (t instanceof EngramException e) return problem(e, null);
-        log.error("Generation failed", t);
-        return problem(ProblemType.INTERNAL, "generation failed; it has been logged", null);
+        return ResponseEntity.status(type.status()).contentType(PROBLEM).body(ProblemRenderer.problem(type, detail, req));
     }
 }

@@ -1,10 +1,9 @@
 package io.engram.api;
 
+import io.engram.lifecycle.WorkerPool;
 import java.io.IOException;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -15,22 +14,19 @@ import org.springframework.web.servlet.mvc.method.annotation.ResponseBodyEmitter
  * thread sends them. A client that stops reading fills the bounded queue and is dropped (backpressure), and a
  * client that disconnects is noticed at the next write: either way {@link #gone()} turns true and the sequence
  * leaves the batch before its next step. The writer starts only with {@link #start()}, after the request was
- * admitted to the queue.
+ * admitted to the queue. Streams are opened by {@link SseStreams}, which owns the writer threads.
  */
 final class SseStream {
 
-    private static final ExecutorService WRITERS = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "engram-sse-writer");
-        t.setDaemon(true);
-        return t;
-    });
     private static final String END = "\u0000end";
 
+    private final WorkerPool writers;
     private final ResponseBodyEmitter emitter;
     private final BlockingQueue<String> queue;
     private final AtomicBoolean gone = new AtomicBoolean();
 
-    SseStream(long timeoutMs, int capacity) {
+    SseStream(WorkerPool writers, long timeoutMs, int capacity) {
+        this.writers = writers;
         this.emitter = new ResponseBodyEmitter(timeoutMs);
         this.queue = new ArrayBlockingQueue<>(capacity);
         emitter.onCompletion(() -> gone.set(true));
@@ -43,7 +39,7 @@ final class SseStream {
      * (429/503) never starts one, so a server under overload does not leave a parked writer per refused stream.
      */
     void start() {
-        WRITERS.execute(this::drain);
+        writers.execute(this::drain);
     }
 
     ResponseEntity<ResponseBodyEmitter> response() {

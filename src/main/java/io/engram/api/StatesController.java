@@ -6,12 +6,14 @@ import io.engram.api.Dtos.CombineRequest;
 import io.engram.api.Dtos.PrimeRequest;
 import io.engram.api.Dtos.StateRef;
 import io.engram.api.Dtos.StateView;
-import io.engram.error.EngramException;
 import io.engram.config.EngramProperties;
+import io.engram.error.EngramException;
+import io.engram.error.ProblemRenderer;
 import io.engram.error.ProblemType;
-import io.engram.security.Tenant;
 import io.engram.state.StateIds;
+import io.engram.state.StateMixer;
 import io.engram.state.StateService;
+import io.engram.tenant.Tenant;
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.io.InputStream;
@@ -37,10 +39,12 @@ import org.springframework.web.bind.annotation.RestController;
 public class StatesController {
 
     private final StateService states;
+    private final StateMixer mixer;
     private final EngramProperties props;
 
-    public StatesController(StateService states, EngramProperties props) {
+    public StatesController(StateService states, StateMixer mixer, EngramProperties props) {
         this.states = states;
+        this.mixer = mixer;
         this.props = props;
     }
 
@@ -68,7 +72,7 @@ public class StatesController {
                 var res = states.prime(tenant, model, d.text(), d.tokens(), d.parent(), ttl);
                 results.add(StateView.of(res.meta(), !res.created(), res.created() ? res.computeMs() : null));
             } catch (EngramException e) {
-                results.add(ProblemHandler.problem(e, null));
+                results.add(ProblemRenderer.problem(e, null));
             }
         }
         return new BatchPrimeResponse(results);
@@ -87,7 +91,7 @@ public class StatesController {
 
     @PostMapping("/v1/states/combine")
     public ResponseEntity<StateView> combine(Tenant tenant, @RequestBody CombineRequest r) {
-        return created(states.combine(tenant, refs(r.states()), r.ttlSeconds()));
+        return created(mixer.combine(tenant, StateRef.toDomain(r.states()), r.ttlSeconds()));
     }
 
     /**
@@ -113,33 +117,16 @@ public class StatesController {
     public ResponseEntity<StateView> importBlob(Tenant tenant, HttpServletRequest req,
                                                 @RequestParam(name = "ttl_seconds", required = false) Long ttlSeconds)
             throws IOException {
-        long max = states.maxBlobBytes();
-        long declared = req.getContentLengthLong();
-        if (declared > max) throw tooLarge(declared, max);
+        states.checkBlobSize(req.getContentLengthLong());
         byte[] body;
         try (InputStream in = req.getInputStream()) {
-            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 16, max + 1));
+            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 16, states.maxBlobBytes() + 1));
         }
-        if (body.length > max) throw tooLarge(body.length, max);
+        states.checkBlobSize(body.length);
         if (body.length == 0) {
             throw new EngramException(ProblemType.INVALID_STATE_BLOB, "the body is empty: send the bytes of GET /v1/states/{id}/blob");
         }
         return created(states.importBlob(tenant, body, ttlSeconds));
-    }
-
-    private static EngramException tooLarge(long n, long max) {
-        return new EngramException(ProblemType.BLOB_TOO_LARGE, "the blob has " + (n > max ? "more than " + max : n)
-                + " bytes; no loaded model's state needs more than " + max);
-    }
-
-    static List<StateService.Ref> refs(List<StateRef> in) {
-        if (in == null) return List.of();
-        List<StateService.Ref> out = new ArrayList<>();
-        for (StateRef s : in) {
-            if (s == null) throw new EngramException(ProblemType.INVALID_REQUEST, "'states' entries must be {\"id\", \"weight\"}");
-            out.add(new StateService.Ref(s.id(), s.weight() == null ? 1.0 : s.weight()));
-        }
-        return out;
     }
 
     private static ResponseEntity<StateView> created(StateService.Result r) {

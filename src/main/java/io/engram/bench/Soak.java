@@ -405,7 +405,7 @@ public final class Soak {
                 "--engram.scheduler.max-queued=" + maxQueued, "--engram.scheduler.max-running=" + maxRunning,
                 "--engram.memory.max-bytes=" + memory, "--logging.level.root=WARN", "--spring.main.banner-mode=off");
         try {
-            var scheduler = ctx.getBean(io.engram.inference.DeviceScheduler.class);
+            var scheduler = ctx.getBean(io.engram.scheduler.DeviceScheduler.class);
             Soak soak = new Soak(Integer.parseInt(ctx.getEnvironment().getProperty("local.server.port")), scheduler::running, scheduler::waiting);
             System.out.printf("soak: %s s or %s requests, %d clients, max-queued %d, max-running %d, memory store %d MiB, %d CPUs%n",
                     seconds, requests == Long.MAX_VALUE ? "unbounded" : requests, concurrency, maxQueued, maxRunning, memory >> 20,

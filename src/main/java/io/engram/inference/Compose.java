@@ -2,6 +2,7 @@ package io.engram.inference;
 
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.scheduler.Mixture;
 
 /**
  * How a generation composes several {@code states} (the request field {@code compose}, shared/spec/api.md).

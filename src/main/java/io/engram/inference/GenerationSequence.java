@@ -3,6 +3,8 @@ package io.engram.inference;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
 import io.engram.metrics.EngramMetrics;
+import io.engram.scheduler.Mixture;
+import io.engram.scheduler.Sequence;
 import io.engram.tokenizer.StreamingDecoder;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,8 +43,8 @@ final class GenerationSequence extends Sequence {
 
     GenerationSequence(GenerationService.Prepared p, GenerationService.Sink sink, long timeoutNanos, EngramMetrics.Request metrics,
                        Mixture mixture) {
-        super(p.model().model(), p.model().id(), p.start().state(), p.prompt(),
-                p.prompt().length == 0 ? (mixture != null ? mixture.mixtureLogits() : p.start().lastLogits().clone()) : null,
+        super(p.model().model(), p.model().id(), p.start().memory().state(), p.prompt(),
+                p.prompt().length == 0 ? (mixture != null ? mixture.mixtureLogits() : p.start().memory().logits().clone()) : null,
                 p.createdNanos(), timeoutNanos);
         this.mixture = mixture;
         this.p = p;
@@ -55,28 +57,28 @@ final class GenerationSequence extends Sequence {
     }
 
     @Override
-    Mixture mixture() {
+    protected Mixture mixture() {
         return mixture;
     }
 
     @Override
-    void admitted() {
+    protected void admitted() {
         metrics.started(input.length);
     }
 
     @Override
-    boolean needsLogits() {
+    protected boolean needsLogits() {
         return true;
     }
 
     @Override
-    boolean prefillDone() {
+    protected boolean prefillDone() {
         prefilledNanos = System.nanoTime();
         return true;
     }
 
     @Override
-    int next() {
+    protected int next() {
         if (sink.cancelled()) {
             abort("cancelled");
             return -1;
@@ -111,7 +113,7 @@ final class GenerationSequence extends Sequence {
     }
 
     @Override
-    boolean fed() {
+    protected boolean fed() {
         if (finish == null) return true;
         complete(logits);
         return false;
@@ -127,7 +129,7 @@ final class GenerationSequence extends Sequence {
     }
 
     @Override
-    void abort(String reason) {
+    protected void abort(String reason) {
         if (reason.equals("cancelled")) {
             finish = "cancelled";
             complete(null);
@@ -138,7 +140,7 @@ final class GenerationSequence extends Sequence {
     }
 
     @Override
-    void fail(Throwable error) {
+    protected void fail(Throwable error) {
         future.completeExceptionally(error);
     }
 

@@ -3,20 +3,26 @@ package io.engram.inference;
 import io.engram.config.EngramProperties;
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
+import io.engram.lifecycle.WorkerPool;
 import io.engram.metrics.EngramMetrics;
 import io.engram.model.LoadedModel;
+import io.engram.model.Memory;
 import io.engram.model.ModelState;
-import io.engram.security.Tenant;
+import io.engram.scheduler.Await;
+import io.engram.scheduler.DeviceScheduler;
+import io.engram.scheduler.Mixture;
+import io.engram.scheduler.ScoreSequence;
 import io.engram.state.StateIds;
-import io.engram.state.StateMeta;
+import io.engram.state.StateMixer;
 import io.engram.state.StateService;
-import io.engram.state.StateStore;
-import io.engram.state.StoredState;
-import java.time.Clock;
-import java.time.Instant;
+import io.engram.tenant.Tenant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.stereotype.Service;
 
 /**
@@ -27,39 +33,45 @@ import org.springframework.stereotype.Service;
 @Service
 public class GenerationService {
 
-    /** Post-processing of finished generations (storing saved states), never on the device thread. */
-    private static final java.util.concurrent.Executor AFTER_DEVICE = java.util.concurrent.Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "engram-after-device");
-        t.setDaemon(true);
-        return t;
-    });
+    /** The bean name of {@link #afterDevice}'s pool. */
+    public static final String AFTER_DEVICE = "afterDevice";
 
     private final StateService states;
-    private final StateStore store;
+    private final StateMixer mixer;
     private final DeviceScheduler scheduler;
     private final EngramProperties props;
-    private final Clock clock;
     private final EngramMetrics metrics;
+    /** Post-processing of finished generations (storing saved states), never on the device thread. */
+    private final Executor afterDevice;
 
-    public GenerationService(StateService states, StateStore store, DeviceScheduler scheduler, EngramProperties props, Clock clock,
-                             EngramMetrics metrics) {
+    public GenerationService(StateService states, StateMixer mixer, DeviceScheduler scheduler, EngramProperties props,
+                             EngramMetrics metrics, @Qualifier(AFTER_DEVICE) WorkerPool afterDevice) {
         this.states = states;
-        this.store = store;
+        this.mixer = mixer;
         this.scheduler = scheduler;
         this.props = props;
-        this.clock = clock;
         this.metrics = metrics;
+        this.afterDevice = afterDevice.executor();
+    }
+
+    /** The pool behind {@link #afterDevice}, a bean so that it is shut down with the application. */
+    @Configuration(proxyBeanMethods = false)
+    static class Pools {
+        @Bean(name = AFTER_DEVICE)
+        WorkerPool afterDevice() {
+            return new WorkerPool("engram-after-device");
+        }
     }
 
     /**
      * What to generate, for whom. {@code prompt} and {@code promptTokens} are mutually exclusive; both may be null.
      * The tenant's states are the only ones it may start from, and a saved state is the tenant's.
      */
-    public record Request(Tenant tenant, String model, List<StateService.Ref> states, String prompt, int[] promptTokens,
+    public record Request(Tenant tenant, String model, List<StateMixer.Ref> states, String prompt, int[] promptTokens,
                           Integer maxTokens, SamplingParams sampling, List<String> stop, boolean wantLogprobs,
                           boolean saveState, String compose) {
 
-        public Request(Tenant tenant, String model, List<StateService.Ref> states, String prompt, int[] promptTokens,
+        public Request(Tenant tenant, String model, List<StateMixer.Ref> states, String prompt, int[] promptTokens,
                        Integer maxTokens, SamplingParams sampling, List<String> stop, boolean wantLogprobs,
                        boolean saveState) {
             this(tenant, model, states, prompt, promptTokens, maxTokens, sampling, stop, wantLogprobs, saveState, null);
@@ -100,17 +112,18 @@ public class GenerationService {
         }
     }
 
-    /** A validated request, ready for the device. */
     /**
+     * A validated request, ready for the device.
+     *
      * @param compose    how the states are composed
      * @param components with compose {@code posterior_mean} or {@code mixture}: the separate states (else null)
      * @param posterior  with {@code posterior_mean}, once the prompt was scored: the weights of {@code start}
      */
-    public record Prepared(Tenant tenant, LoadedModel model, StateService.Start start, int[] prompt, int maxTokens,
+    public record Prepared(Tenant tenant, LoadedModel model, StateMixer.Start start, int[] prompt, int maxTokens,
                            SamplingParams sampling, List<String> stop, boolean wantLogprobs, boolean saveState,
-                           long createdNanos, Compose compose, StateService.Components components, double[] posterior) {
+                           long createdNanos, Compose compose, StateMixer.Components components, double[] posterior) {
 
-        public Prepared(Tenant tenant, LoadedModel model, StateService.Start start, int[] prompt, int maxTokens,
+        public Prepared(Tenant tenant, LoadedModel model, StateMixer.Start start, int[] prompt, int maxTokens,
                         SamplingParams sampling, List<String> stop, boolean wantLogprobs, boolean saveState,
                         long createdNanos) {
             this(tenant, model, start, prompt, maxTokens, sampling, stop, wantLogprobs, saveState, createdNanos,
@@ -140,25 +153,27 @@ public class GenerationService {
             }
         }
         Compose compose = Compose.parse(r.compose());
-        StateService.Components components = null;
-        StateService.Start start;
+        StateMixer.Components components = null;
+        StateMixer.Start start;
         if (compose == Compose.MEAN) {
-            start = states.start(r.tenant(), r.model(), r.states());
+            start = mixer.start(r.tenant(), r.model(), r.states());
         } else {
+            // the first component stands for the rest in the checks below (they share model and logits' presence)
             components = components(r);
-            start = new StateService.Start(components.model(), components.states().get(0),
-                    components.lastLogits().contains(null) ? null : components.lastLogits().get(0),
+            Memory first = components.memories().get(0);
+            start = new StateMixer.Start(components.model(),
+                    new Memory(first.state(), components.haveLogits() ? first.logits() : null),
                     components.meanId(), components.tokens(), components.loadMs());
         }
-        LoadedModel model = states.model(start.model());
-        int[] prompt = states.tokens(model, r.prompt(), r.promptTokens(), "prompt", true);
+        LoadedModel model = start.model();
+        int[] prompt = model.tokens(r.prompt(), r.promptTokens(), "prompt", true);
         long total = start.tokens() + prompt.length;
         if (total > props.limits().maxDocumentTokens()) {
             throw new EngramException(ProblemType.DOCUMENT_TOO_LONG, "the states hold " + start.tokens()
                     + " tokens and the prompt adds " + prompt.length + "; the total limit is "
                     + props.limits().maxDocumentTokens() + " (engram.limits.max-document-tokens)");
         }
-        if (prompt.length == 0 && start.lastLogits() == null) {
+        if (prompt.length == 0 && start.memory().logits() == null) {
             throw new EngramException(ProblemType.INVALID_REQUEST, start.id() == null
                     ? "nothing to continue from: give a 'prompt' (or 'prompt_tokens') or 'states'"
                     : "these states carry no next-token logits: give a 'prompt' to continue from them");
@@ -172,7 +187,7 @@ public class GenerationService {
     }
 
     /** The separate states of a posterior_mean or mixture request, within the batch limits. */
-    private StateService.Components components(Request r) {
+    private StateMixer.Components components(Request r) {
         if (r.states() == null || r.states().isEmpty()) {
             throw new EngramException(ProblemType.INVALID_REQUEST, "'compose' \"" + Compose.parse(r.compose()).wire()
                     + "\" needs at least one entry in 'states'");
@@ -184,7 +199,7 @@ public class GenerationService {
                     + " rows (engram.scheduler.max-running): give at most " + rows + " states, combine some of them first"
                     + " (POST /v1/states/combine), or raise engram.scheduler.max-running");
         }
-        return states.components(r.tenant(), r.model(), r.states());
+        return mixer.components(r.tenant(), r.model(), r.states());
     }
 
     /**
@@ -197,9 +212,9 @@ public class GenerationService {
         return submit(p, sink, mixture);
     }
 
-    private static Mixture mixture(StateService.Components c, boolean copy) {
-        float[][] logits = c.lastLogits().contains(null) ? null : c.lastLogits().toArray(float[][]::new);
-        List<ModelState> states = copy ? c.states().stream().map(ModelState::copy).toList() : c.states();
+    private static Mixture mixture(StateMixer.Components c, boolean copy) {
+        float[][] logits = c.haveLogits() ? c.memories().stream().map(Memory::logits).toArray(float[][]::new) : null;
+        List<ModelState> states = c.memories().stream().map(m -> copy ? m.state().copy() : m.state()).toList();
         return new Mixture(states, c.prior(), logits);
     }
 
@@ -208,7 +223,7 @@ public class GenerationService {
      * generate from the mean of the components under the posterior weights, one row like "mean".
      */
     private CompletableFuture<Result> submitPosteriorMean(Prepared p, Sink sink) {
-        StateService.Components c = p.components();
+        StateMixer.Components c = p.components();
         if (p.prompt().length == 0) return submit(posteriorMean(p, c.prior()), sink, null); // no evidence: the prior
         ScoreSequence score = new ScoreSequence(p.model().model(), p.model().id(), mixture(c, true), p.prompt(),
                 p.createdNanos(), props.scheduler().requestTimeout().toNanos());
@@ -240,7 +255,7 @@ public class GenerationService {
                 if (x == null) out.complete(r);
                 else out.completeExceptionally(x instanceof java.util.concurrent.CompletionException && x.getCause() != null ? x.getCause() : x);
             });
-        }, AFTER_DEVICE);
+        }, afterDevice);
         out.whenComplete((r, x) -> {
             if (out.isCancelled()) score.cancel();
         });
@@ -249,21 +264,9 @@ public class GenerationService {
 
     /** The request, now starting from the weighted mean of its components under {@code w}. */
     private Prepared posteriorMean(Prepared p, double[] w) {
-        StateService.Components c = p.components();
-        LoadedModel model = p.model();
-        ModelState mean = model.model().combine(c.states(), w);
-        float[] logits = null;
-        if (!c.lastLogits().contains(null)) {
-            logits = new float[c.lastLogits().get(0).length];
-            for (int i = 0; i < w.length; i++) {
-                float[] l = c.lastLogits().get(i);
-                for (int j = 0; j < logits.length; j++) logits[j] += (float) (w[i] * l[j]);
-            }
-        }
-        String id = StateIds.combined(p.tenant().salt(), model.fingerprint(), c.ids().toArray(String[]::new), w);
-        StateService.Start start = new StateService.Start(model.id(), mean, logits, id, c.tokens(), c.loadMs());
-        return new Prepared(p.tenant(), model, start, p.prompt(), p.maxTokens(), p.sampling(), p.stop(), p.wantLogprobs(),
-                p.saveState(), p.createdNanos(), p.compose(), c, w);
+        StateMixer.Start start = mixer.mean(p.tenant(), p.components(), w);
+        return new Prepared(p.tenant(), p.model(), start, p.prompt(), p.maxTokens(), p.sampling(), p.stop(), p.wantLogprobs(),
+                p.saveState(), p.createdNanos(), p.compose(), p.components(), w);
     }
 
     private CompletableFuture<Result> submit(Prepared p, Sink sink, Mixture mixture) {
@@ -276,7 +279,7 @@ public class GenerationService {
             throw e;
         }
         seq.future.whenComplete((o, e) -> m.finished(e == null ? o.finishReason() : EngramMetrics.outcomeOf(e)));
-        CompletableFuture<Result> result = seq.future.thenApplyAsync(this::finish, AFTER_DEVICE);
+        CompletableFuture<Result> result = seq.future.thenApplyAsync(this::finish, afterDevice);
         result.whenComplete((r, e) -> {
             if (result.isCancelled()) seq.cancel();
             p.tenant().tokens().giveBack(p.maxTokens() - (r == null ? 0 : r.tokens().length));
@@ -285,7 +288,12 @@ public class GenerationService {
     }
 
     public Result generate(Request r, Sink sink) {
-        return Await.get(submit(prepare(r), sink), props.scheduler().requestTimeout());
+        return complete(prepare(r));
+    }
+
+    /** Runs a prepared generation to its end (no streaming), within the request timeout. */
+    public Result complete(Prepared p) {
+        return Await.get(submit(p, (text, token) -> {}), props.scheduler().requestTimeout());
     }
 
     /** Off the device thread: store a saved state, and shape the result. */
@@ -298,7 +306,7 @@ public class GenerationService {
                 stateId = saveMixture(p, o.mixture(), o.tokens(), o.lastLogits());
                 composition = "posterior_weighted_mean";
             } else {
-                stateId = save(p, p.start().state(), o.tokens(), o.lastLogits());
+                stateId = save(p, new Memory(p.start().memory().state(), o.lastLogits()), o.tokens());
             }
         }
         Timings timings = new Timings(round(o.queueMs()), round(p.start().loadMs()), round(o.promptMs()),
@@ -316,28 +324,21 @@ public class GenerationService {
      * namespace of its own ({@code "mixture:" + mean id} as parent), so it never poses as a continuation of the mean.
      */
     private String saveMixture(Prepared p, Mixture mixture, int[] generated, float[] lastLogits) {
-        ModelState state = mixture.mean(p.model().model());
-        int[] read = Arrays.copyOf(p.prompt(), p.prompt().length + generated.length);
-        System.arraycopy(generated, 0, read, p.prompt().length, generated.length);
-        String id = StateIds.primed(p.tenant().salt(), p.model().fingerprint(), "mixture:" + p.start().id(), read);
-        Instant now = clock.instant();
-        StateMeta meta = new StateMeta(id, p.model().id(), "mixture", read.length, p.start().tokens() + read.length,
-                p.start().id(), state.byteSize(), now, now.plusSeconds(props.limits().defaultTtlSeconds()),
-                p.tenant().name());
-        store.put(new StoredState(meta, state, lastLogits));
-        return id;
+        return save(p, "mixture", "mixture:" + p.start().id(), new Memory(mixture.mean(p.model().model()), lastLogits),
+                generated);
     }
 
-    private String save(Prepared p, ModelState state, int[] generated, float[] lastLogits) {
+    /** save_state: the state after the prompt and the generated tokens, kind {@code generated}. */
+    private String save(Prepared p, Memory memory, int[] generated) {
+        return save(p, "generated", p.start().id(), memory, generated);
+    }
+
+    private String save(Prepared p, String kind, String idParent, Memory memory, int[] generated) {
         int[] read = Arrays.copyOf(p.prompt(), p.prompt().length + generated.length);
         System.arraycopy(generated, 0, read, p.prompt().length, generated.length);
-        String id = StateIds.primed(p.tenant().salt(), p.model().fingerprint(), p.start().id(), read);
-        Instant now = clock.instant();
-        StateMeta meta = new StateMeta(id, p.model().id(), "generated", read.length, p.start().tokens() + read.length,
-                p.start().id(), state.byteSize(), now, now.plusSeconds(props.limits().defaultTtlSeconds()),
-                p.tenant().name());
-        store.put(new StoredState(meta, state, lastLogits));
-        return id;
+        String id = StateIds.primed(p.tenant().salt(), p.model().fingerprint(), idParent, read);
+        return states.save(p.tenant(), id, p.model(), kind, memory, read.length, p.start().tokens() + read.length,
+                p.start().id(), states.ttl(null)).meta().id();
     }
 
     private static double round(double v) {

@@ -1,5 +1,7 @@
 package io.engram.model;
 
+import io.engram.error.EngramException;
+import io.engram.error.ProblemType;
 import io.engram.tokenizer.Tokenizer;
 
 /**
@@ -24,5 +26,30 @@ public record LoadedModel(String id, LanguageModel model, Tokenizer tokenizer, S
 
     public String architecture() {
         return model.architecture();
+    }
+
+    /**
+     * Exactly one of {@code text} / {@code tokens} as token ids of this model: the text encoded, or the ids
+     * checked against the vocabulary. This is the one check of token ranges; the models assume valid ids.
+     *
+     * @param what       the request field, for the messages ({@code text}, {@code prompt}, {@code tokens})
+     * @param allowEmpty whether no tokens at all (neither given, or an empty text) is acceptable
+     */
+    public int[] tokens(String text, int[] tokens, String what, boolean allowEmpty) {
+        if (text != null && tokens != null) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "give either '" + what + "' text or '" + what + "_tokens'/'tokens', not both");
+        }
+        int[] ids = tokens != null ? tokens : text != null ? tokenizer.encode(text) : new int[0];
+        if (ids.length == 0 && !allowEmpty) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "the document is empty: send non-empty 'text' or 'tokens'");
+        }
+        int vocab = model.vocabSize();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new EngramException(ProblemType.TOKEN_OUT_OF_RANGE,
+                        "token " + i + " is " + ids[i] + "; model '" + id + "' accepts ids 0.." + (vocab - 1));
+            }
+        }
+        return ids;
     }
 }

@@ -3,6 +3,8 @@ package io.engram.model;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import io.engram.config.EngramProperties;
+import io.engram.error.EngramException;
+import io.engram.error.ProblemType;
 import io.engram.model.demo.DemoModel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,6 +13,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,6 +91,30 @@ public class ModelRegistry implements DisposableBean {
             throw new IllegalStateException("engram.device=" + setting + " but this machine has " + gpus + " CUDA device(s)");
         }
         return Device.gpu(n);
+    }
+
+    /**
+     * The model named {@code id} (null or blank: the default model), for a request. A model id is a folder name
+     * and nothing else: anything but {@code [A-Za-z0-9._-]} (or {@code .}/{@code ..}) is refused before any lookup.
+     */
+    public LoadedModel require(String id) {
+        if (id != null && !id.isBlank() && !isModelId(id)) {
+            throw new EngramException(ProblemType.INVALID_REQUEST, "'model' must be a model id: a folder name of at most "
+                    + "128 letters, digits, '.', '_' or '-' (GET /v1/models lists them)");
+        }
+        return find(id).orElseThrow(() -> new EngramException(ProblemType.UNKNOWN_MODEL,
+                "model '" + id + "' is not loaded; GET /v1/models lists the available ids"));
+    }
+
+    private static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9._-]{1,128}");
+
+    public static boolean isModelId(String id) {
+        return id != null && MODEL_ID.matcher(id).matches() && !id.equals(".") && !id.equals("..");
+    }
+
+    /** The model whose fingerprint is {@code fingerprint} (a state blob names the model that made it). */
+    public Optional<LoadedModel> byFingerprint(String fingerprint) {
+        return models.values().stream().filter(m -> m.fingerprint().equals(fingerprint)).findFirst();
     }
 
     /** The model named {@code id}, or the default model when {@code id} is null or blank. */

@@ -1,5 +1,6 @@
 package io.engram.security;
 
+import io.engram.tenant.Tenant;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package io.engram.security;
 
+import io.engram.error.ProblemRenderer;
 import io.engram.error.ProblemType;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ReadListener;
@@ -52,7 +53,7 @@ public final class BodyLimitFilter extends OncePerRequestFilter {
             throws ServletException, IOException {
         String ct = req.getContentType() == null ? "" : req.getContentType().toLowerCase(java.util.Locale.ROOT);
         if (ct.startsWith("application/x-www-form-urlencoded") || ct.startsWith("multipart/")) {
-            Problems.write(json, req, res, ProblemType.UNSUPPORTED_MEDIA_TYPE,
+            ProblemRenderer.write(json, req, res, ProblemType.UNSUPPORTED_MEDIA_TYPE,
                     "send the body as application/json (application/octet-stream for blob imports)", null);
             return;
         }
@@ -61,7 +62,7 @@ public final class BodyLimitFilter extends OncePerRequestFilter {
             return;
         }
         if (req.getContentLengthLong() > max) {
-            Problems.write(json, req, res, ProblemType.BODY_TOO_LARGE, detail(max), null);
+            ProblemRenderer.write(json, req, res, ProblemType.BODY_TOO_LARGE, detail(max), null);
             return;
         }
         chain.doFilter(new Limited(req, max), res);

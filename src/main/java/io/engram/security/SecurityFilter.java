@@ -1,7 +1,9 @@
 package io.engram.security;
 
 import io.engram.error.EngramException;
+import io.engram.error.ProblemRenderer;
 import io.engram.error.ProblemType;
+import io.engram.tenant.Tenant;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServletRequest;
@@ -54,7 +56,7 @@ public final class SecurityFilter extends OncePerRequestFilter {
         if (key == null) {
             res.setHeader(HttpHeaders.WWW_AUTHENTICATE, presented == null ? "Bearer realm=\"engram\""
                     : "Bearer realm=\"engram\", error=\"invalid_token\"");
-            Problems.write(json, req, res, ProblemType.UNAUTHORIZED, presented == null
+            ProblemRenderer.write(json, req, res, ProblemType.UNAUTHORIZED, presented == null
                     ? "send an API key as 'Authorization: Bearer <key>'" : "the API key is not valid", null);
             return;
         }
@@ -63,7 +65,7 @@ public final class SecurityFilter extends OncePerRequestFilter {
             l.request();
         } catch (EngramException e) {
             req.setAttribute(TENANT, Tenant.authenticated(key.tenant(), l)); // for the access log
-            Problems.write(json, req, res, e);
+            ProblemRenderer.write(json, req, res, e);
             return;
         }
         req.setAttribute(TENANT, Tenant.authenticated(key.tenant(), l));

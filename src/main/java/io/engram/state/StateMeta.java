@@ -15,7 +15,7 @@ public record StateMeta(String id, String model, String kind, long tokens, long 
                         long bytes, Instant createdAt, Instant expiresAt, String tenant) {
 
     public StateMeta {
-        if (tenant == null) tenant = io.engram.security.Tenant.DEFAULT_NAME;
+        if (tenant == null) tenant = io.engram.tenant.Tenant.DEFAULT_NAME;
     }
 
     /** A state of tenant {@code default} (tools and tests; the services always name the tenant). */

@@ -3,7 +3,7 @@ package io.engram.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.engram.inference.DeviceScheduler;
+import io.engram.scheduler.DeviceScheduler;
 import io.engram.testsupport.Http;
 import io.engram.testsupport.OracleModelDir;
 import io.engram.testsupport.TestApp;

@@ -2,6 +2,7 @@ package io.engram.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.engram.error.ProblemRenderer;
 import org.junit.jupiter.api.Test;
 import org.springframework.mock.web.MockHttpServletRequest;
 
@@ -14,6 +15,6 @@ class ProblemHandlerTest {
                 new MockHttpServletRequest("POST", "/v1/generate"));
         assertEquals(500, r.getStatusCode().value());
         assertEquals("https://engram.dev/problems/internal", r.getBody().getType().toString());
-        assertEquals(500, ProblemHandler.problemOf(new IllegalArgumentException("chunk of 9 tokens > 8")).getStatus());
+        assertEquals(500, ProblemRenderer.problemOf(new IllegalArgumentException("chunk of 9 tokens > 8")).getStatus());
     }
 }

@@ -8,6 +8,7 @@ import io.engram.metrics.EngramMetrics;
 import io.engram.model.LanguageModel;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
+import io.engram.scheduler.DeviceScheduler;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;

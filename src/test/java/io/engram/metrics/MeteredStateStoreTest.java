@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.engram.state.MeteredStateStore;
 import io.engram.state.StateMeta;
 import io.engram.state.StateStore;
 import io.engram.state.StoredState;

@@ -51,7 +51,7 @@ class CombineTest {
     @Test
     void combiningOneStateGivesThatState() {
         ModelState s = primed(1, 17);
-        ModelState c = m.combine(List.of(s), StateService.normalisedWeights(List.of(new StateService.Ref("x", 5.0))));
+        ModelState c = m.combine(List.of(s), StateMixer.normalisedWeights(List.of(new StateMixer.Ref("x", 5.0))));
         for (int i = 0; i < s.tensors().size(); i++) {
             float[] x = s.tensors().get(i).data(), y = c.tensors().get(i).data();
             for (int j = 0; j < x.length; j++) assertTrue(x[j] == y[j], s.tensors().get(i).name() + "[" + j + "]");
@@ -69,7 +69,7 @@ class CombineTest {
                 m.forward(a, Fixtures.ints(combo.get("doc_a")), false);
                 m.forward(b, Fixtures.ints(combo.get("doc_b")), false);
                 // weights 1:3 are normalised to the reference's 0.25/0.75
-                double[] w = StateService.normalisedWeights(List.of(new StateService.Ref("a", 1), new StateService.Ref("b", 3)));
+                double[] w = StateMixer.normalisedWeights(List.of(new StateMixer.Ref("a", 1), new StateMixer.Ref("b", 3)));
                 assertArrayEquals(new double[] {0.25, 0.75}, w);
                 ModelState mean = m.combine(List.of(a, b), w);
                 for (StateTensor t : mean.tensors()) {
@@ -82,15 +82,15 @@ class CombineTest {
     @Test
     void combiningEightStatesIsTheWeightedMeanOfEveryTensor() {
         List<ModelState> states = new ArrayList<>();
-        List<StateService.Ref> refs = new ArrayList<>();
+        List<StateMixer.Ref> refs = new ArrayList<>();
         SplittableRandom rnd = new SplittableRandom(8);
         for (int i = 0; i < 8; i++) {
             states.add(primed(100 + i, 5 + 4 * i));
-            refs.add(new StateService.Ref("s" + i, i == 3 ? 0.0 : rnd.nextDouble() * 10)); // a zero weight is allowed
+            refs.add(new StateMixer.Ref("s" + i, i == 3 ? 0.0 : rnd.nextDouble() * 10)); // a zero weight is allowed
         }
         List<List<float[]>> before = new ArrayList<>();
         for (ModelState s : states) before.add(snapshot(s));
-        double[] w = StateService.normalisedWeights(refs);
+        double[] w = StateMixer.normalisedWeights(refs);
         double sum = 0;
         for (double x : w) sum += x;
         assertEquals(1.0, sum, 1e-12);
@@ -135,10 +135,10 @@ class CombineTest {
     @Test
     void weightsMustBeFiniteNonNegativeWithAPositiveSum() {
         for (double bad : new double[] {-1, Double.NaN, Double.POSITIVE_INFINITY}) {
-            assertThrows(EngramException.class, () -> StateService.normalisedWeights(
-                    List.of(new StateService.Ref("a", 1), new StateService.Ref("b", bad))));
+            assertThrows(EngramException.class, () -> StateMixer.normalisedWeights(
+                    List.of(new StateMixer.Ref("a", 1), new StateMixer.Ref("b", bad))));
         }
-        assertThrows(EngramException.class, () -> StateService.normalisedWeights(
-                List.of(new StateService.Ref("a", 0), new StateService.Ref("b", 0))));
+        assertThrows(EngramException.class, () -> StateMixer.normalisedWeights(
+                List.of(new StateMixer.Ref("a", 0), new StateMixer.Ref("b", 0))));
     }
 }

@@ -59,8 +59,8 @@ class StateIdsTest {
         assertNotEquals(ab, StateIds.combined(FP, new String[] {a, b}, new double[] {0.5, 0.5}));
         assertNotEquals(ab, StateIds.combined("sha256:" + "cd".repeat(32), new String[] {a, b}, new double[] {0.25, 0.75}));
         // weights 1:3 and 2:6 normalise to the same combination, hence the same id
-        double[] w13 = StateService.normalisedWeights(java.util.List.of(new StateService.Ref(a, 1), new StateService.Ref(b, 3)));
-        double[] w26 = StateService.normalisedWeights(java.util.List.of(new StateService.Ref(a, 2), new StateService.Ref(b, 6)));
+        double[] w13 = StateMixer.normalisedWeights(java.util.List.of(new StateMixer.Ref(a, 1), new StateMixer.Ref(b, 3)));
+        double[] w26 = StateMixer.normalisedWeights(java.util.List.of(new StateMixer.Ref(a, 2), new StateMixer.Ref(b, 6)));
         assertEquals(StateIds.combined(FP, new String[] {a, b}, w13), StateIds.combined(FP, new String[] {a, b}, w26));
         // a combined id is never a primed id of the same inputs
         assertNotEquals(StateIds.primed(FP, null, new int[] {1}), StateIds.combined(FP, new String[] {a}, new double[] {1}));

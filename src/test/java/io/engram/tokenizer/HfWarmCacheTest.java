@@ -32,7 +32,7 @@ class HfWarmCacheTest {
     void anHfTokenizerLoadsFromTheWarmedReadOnlyCacheWithoutWritingToIt() throws Exception {
         Path cache = dir.resolve("djl-cache");
         Map<String, String> env = Map.of("DJL_CACHE_DIR", cache.toString(), "DJL_OFFLINE", "true");
-        Result warm = java(env, "io.engram.EngramApplication", "warmup");
+        Result warm = java(env, "io.engram.cli.Main", "warmup");
         assertEquals(0, warm.exit, warm.output);
         Map<String, String> before = snapshot(cache);
         assertTrue(before.keySet().stream().anyMatch(p -> p.startsWith("tokenizers/") && p.endsWith("libtokenizers.so")),

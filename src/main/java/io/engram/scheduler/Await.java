@@ -1,4 +1,4 @@
-package io.engram.inference;
+package io.engram.scheduler;
 
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;

@@ -1,4 +1,4 @@
-package io.engram.inference;
+package io.engram.scheduler;
 
 import io.engram.model.LanguageModel;
 import io.engram.model.ModelState;
@@ -7,23 +7,23 @@ import io.engram.model.ModelState;
  * One request's work on the device: read its input tokens (a document or a prompt), then, for a generation,
  * decode. After submission only the device thread touches a sequence, except {@link #cancel()}.
  */
-abstract class Sequence {
+public abstract class Sequence {
 
-    final LanguageModel model;
-    final String modelId;
-    final ModelState state;
-    final int[] input;
-    final long createdNanos;
-    final long deadlineNanos;
+    protected final LanguageModel model;
+    protected final String modelId;
+    protected final ModelState state;
+    protected final int[] input;
+    protected final long createdNanos;
+    protected final long deadlineNanos;
     /** Next-token logits: after the input is read, or given at the start (continuing from a stored state). */
-    float[] logits;
-    int read;
+    protected float[] logits;
+    protected int read;
     /** The token chosen by {@link #next()} and read by the next batched step. */
-    int pendingToken;
-    long admittedNanos;
+    protected int pendingToken;
+    protected long admittedNanos;
     private volatile boolean cancelled;
 
-    Sequence(LanguageModel model, String modelId, ModelState state, int[] input, float[] logits,
+    protected Sequence(LanguageModel model, String modelId, ModelState state, int[] input, float[] logits,
              long createdNanos, long timeoutNanos) {
         this.model = model;
         this.modelId = modelId;
@@ -34,20 +34,20 @@ abstract class Sequence {
         this.deadlineNanos = createdNanos + timeoutNanos;
     }
 
-    boolean prefilled() {
+    public boolean prefilled() {
         return read >= input.length;
     }
 
-    int remaining() {
+    public int remaining() {
         return input.length - read;
     }
 
     /** Marks the sequence for removal: it leaves the batch before its next step. */
-    void cancel() {
+    public void cancel() {
         cancelled = true;
     }
 
-    boolean cancelled() {
+    public boolean cancelled() {
         return cancelled;
     }
 
@@ -55,37 +55,37 @@ abstract class Sequence {
      * The components of a mixture (compose {@code "mixture"} / {@code "posterior_mean"} scoring), read as rows of
      * the batched step instead of {@link #state}, one input token per step; null for one-state sequences.
      */
-    Mixture mixture() {
+    protected Mixture mixture() {
         return null;
     }
 
     /** Rows this sequence takes in a batched step (what counts against {@code max-running}). */
-    final int rows() {
+    public final int rows() {
         Mixture m = mixture();
         return m == null ? 1 : m.size();
     }
 
     /** Called on the device thread when the sequence leaves the queue and joins the batch. */
-    void admitted() {}
+    protected void admitted() {}
 
     /** Whether the last prefill chunk must compute the vocabulary head. */
-    abstract boolean needsLogits();
+    protected abstract boolean needsLogits();
 
     /** Called once the input is read. Returns true when the sequence goes on to decode, false when it is done. */
-    abstract boolean prefillDone();
+    protected abstract boolean prefillDone();
 
     /**
      * Samples the next token from {@link #logits} and emits it. Returns the token to read next, or -1 when the
      * sequence is finished and must leave the batch.
      */
-    abstract int next();
+    protected abstract int next();
 
     /** Called after the batched step read the token returned by {@link #next()}; returns false when done. */
-    abstract boolean fed();
+    protected abstract boolean fed();
 
     /** Ends the sequence: cancelled (client gone) or removed. */
-    abstract void abort(String reason);
+    protected abstract void abort(String reason);
 
     /** Ends the sequence with an error. */
-    abstract void fail(Throwable error);
+    protected abstract void fail(Throwable error);
 }

@@ -1,4 +1,4 @@
-package io.engram.inference;
+package io.engram.scheduler;
 
 import io.engram.config.EngramProperties;
 import io.engram.error.EngramException;
@@ -60,7 +60,7 @@ public class DeviceScheduler implements DisposableBean {
     }
 
     /** Queues a sequence; throws a 429 problem when the queue is full. */
-    void submit(Sequence s) {
+    public void submit(Sequence s) {
         if (stopping) throw new EngramException(ProblemType.UNAVAILABLE, "the server is shutting down; retry on another replica", 1L);
         if (!waiting.offer(s)) {
             throw new EngramException(ProblemType.OVERLOADED, "the request queue is full (" + waiting.size()

@@ -1,4 +1,4 @@
-package io.engram.security;
+package io.engram.tenant;
 
 import java.util.Objects;
 

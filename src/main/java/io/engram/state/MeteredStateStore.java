@@ -1,5 +1,7 @@
-package io.engram.metrics;
+package io.engram.state;
 
+import io.engram.metrics.EngramMetrics;
+import io.engram.metrics.MetricsConfig;
 import io.engram.state.StateMeta;
 import io.engram.state.StateStore;
 import io.engram.state.StoredState;

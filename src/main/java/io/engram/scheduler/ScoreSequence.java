@@ -1,4 +1,4 @@
-package io.engram.inference;
+package io.engram.scheduler;
 
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
@@ -10,49 +10,49 @@ import java.util.concurrent.CompletableFuture;
  * prompt as rows of the batched step, and the result is the posterior weights, prior x p(prompt | state_i),
  * normalised. Prefill only; the components' states are discarded.
  */
-final class ScoreSequence extends Sequence {
+public final class ScoreSequence extends Sequence {
 
-    final CompletableFuture<double[]> future = new CompletableFuture<>();
+    public final CompletableFuture<double[]> future = new CompletableFuture<>();
     private final Mixture mixture;
 
-    ScoreSequence(LanguageModel model, String modelId, Mixture mixture, int[] prompt, long createdNanos, long timeoutNanos) {
+    public ScoreSequence(LanguageModel model, String modelId, Mixture mixture, int[] prompt, long createdNanos, long timeoutNanos) {
         super(model, modelId, mixture.states()[0], prompt, null, createdNanos, timeoutNanos);
         this.mixture = mixture;
     }
 
     @Override
-    Mixture mixture() {
+    protected Mixture mixture() {
         return mixture;
     }
 
     @Override
-    boolean needsLogits() {
+    protected boolean needsLogits() {
         return true;
     }
 
     @Override
-    boolean prefillDone() {
+    protected boolean prefillDone() {
         future.complete(mixture.weights());
         return false;
     }
 
     @Override
-    int next() {
+    protected int next() {
         throw new IllegalStateException("scoring does not decode");
     }
 
     @Override
-    boolean fed() {
+    protected boolean fed() {
         return false;
     }
 
     @Override
-    void abort(String reason) {
+    protected void abort(String reason) {
         future.completeExceptionally(new EngramException(ProblemType.UNAVAILABLE, "generation was stopped (" + reason + "); retry", 1L));
     }
 
     @Override
-    void fail(Throwable error) {
+    protected void fail(Throwable error) {
         future.completeExceptionally(error);
     }
 }

@@ -1,4 +1,4 @@
-package io.engram.config;
+package io.engram.cli;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;

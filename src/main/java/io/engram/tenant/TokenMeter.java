@@ -1,4 +1,4 @@
-package io.engram.security;
+package io.engram.tenant;
 
 /**
  * A tenant key's budget of tokens per minute (primed or generated). Services take tokens before model work and

@@ -1,4 +1,4 @@
-package io.engram.inference;
+package io.engram.scheduler;
 
 import io.engram.error.EngramException;
 import io.engram.error.ProblemType;
@@ -19,33 +19,33 @@ public final class PrimeSequence extends Sequence {
     }
 
     @Override
-    boolean needsLogits() {
+    protected boolean needsLogits() {
         return true;
     }
 
     @Override
-    boolean prefillDone() {
+    protected boolean prefillDone() {
         future.complete(new Primed(state, logits, (System.nanoTime() - admittedNanos) / 1e6));
         return false;
     }
 
     @Override
-    int next() {
+    protected int next() {
         throw new IllegalStateException("a prime does not decode");
     }
 
     @Override
-    boolean fed() {
+    protected boolean fed() {
         return false;
     }
 
     @Override
-    void abort(String reason) {
+    protected void abort(String reason) {
         future.completeExceptionally(new EngramException(ProblemType.UNAVAILABLE, "priming was stopped (" + reason + ")", 1L));
     }
 
     @Override
-    void fail(Throwable error) {
+    protected void fail(Throwable error) {
         future.completeExceptionally(error);
     }
 }
