@@ -93,7 +93,7 @@ public final class Rwkv7Weights {
         int layers = 0;
         while (ck.contains("blocks." + layers + ".ln1.weight")) layers++;
         if (layers == 0) throw new CheckpointException("not an RWKV-7 checkpoint: no tensor 'blocks.0.ln1.weight' in " + ck.files());
-        long[] embShape = ck.get("emb.weight").shape();
+        long[] embShape = ck.get(Rwkv7Schema.EMB).shape();
         if (embShape.length != 2) throw new CheckpointException("tensor 'emb.weight' must be [V,C], got rank " + embShape.length);
         int vocab = (int) embShape[0];
         int dim = (int) embShape[1];
@@ -154,10 +154,10 @@ public final class Rwkv7Weights {
             ls[i] = l;
         }
         return new Rwkv7Weights(cfg,
-                f(ck, "emb.weight", vocab, c),
-                f(ck, "blocks.0.ln0.weight", c), f(ck, "blocks.0.ln0.bias", c),
-                f(ck, "ln_out.weight", c), f(ck, "ln_out.bias", c),
-                f(ck, "head.weight", vocab, c), ls);
+                f(ck, Rwkv7Schema.EMB, vocab, c),
+                f(ck, Rwkv7Schema.LN0_WEIGHT, c), f(ck, Rwkv7Schema.LN0_BIAS, c),
+                f(ck, Rwkv7Schema.LN_OUT_WEIGHT, c), f(ck, Rwkv7Schema.LN_OUT_BIAS, c),
+                f(ck, Rwkv7Schema.HEAD, vocab, c), ls);
     }
 
     private static float[] f(Checkpoint ck, String name, long... shape) {
