@@ -1,5 +1,6 @@
 package io.engram.model.demo;
 
+import io.engram.model.rwkv7.Rwkv7Schema;
 import io.engram.weights.HostTensor;
 import io.engram.weights.SafetensorsWriter;
 import java.io.IOException;
@@ -73,12 +74,12 @@ public final class DemoModel {
         SplittableRandom rnd = new SplittableRandom(seed);
         int c = shape.dim(), v = shape.vocab(), f = shape.ffnDim(), h = c / shape.headSize();
         Map<String, HostTensor> t = new LinkedHashMap<>();
-        put(t, "emb.weight", normal(rnd, (long) v * c, 1.0), v, c);
+        put(t, Rwkv7Schema.EMB, normal(rnd, (long) v * c, 1.0), v, c);
         for (int i = 0; i < shape.layers(); i++) {
             String p = "blocks." + i + ".";
             if (i == 0) {
-                put(t, p + "ln0.weight", fill(c, 1f), c);
-                put(t, p + "ln0.bias", fill(c, 0f), c);
+                put(t, Rwkv7Schema.LN0_WEIGHT, fill(c, 1f), c);
+                put(t, Rwkv7Schema.LN0_BIAS, fill(c, 0f), c);
             }
             put(t, p + "ln1.weight", fill(c, 1f), c);
             put(t, p + "ln1.bias", fill(c, 0f), c);
@@ -111,9 +112,9 @@ public final class DemoModel {
             put(t, p + "ffn.key.weight", normal(rnd, (long) f * c, sc), f, c);
             put(t, p + "ffn.value.weight", normal(rnd, (long) c * f, 1.0 / Math.sqrt(f)), c, f);
         }
-        put(t, "ln_out.weight", fill(c, 1f), c);
-        put(t, "ln_out.bias", fill(c, 0f), c);
-        put(t, "head.weight", normal(rnd, (long) v * c, 1.0 / Math.sqrt(c)), v, c);
+        put(t, Rwkv7Schema.LN_OUT_WEIGHT, fill(c, 1f), c);
+        put(t, Rwkv7Schema.LN_OUT_BIAS, fill(c, 0f), c);
+        put(t, Rwkv7Schema.HEAD, normal(rnd, (long) v * c, 1.0 / Math.sqrt(c)), v, c);
 
         Path tmp = dir.resolve("model.safetensors.tmp");
         SafetensorsWriter.write(tmp, t, Map.of("format", "pt", "engram", "random-weight demo, seed " + seed));
