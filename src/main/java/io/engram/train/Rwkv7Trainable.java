@@ -1,5 +1,7 @@
 package io.engram.train;
 
+import static io.engram.model.rwkv7.Rwkv7Schema.*;
+
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -19,6 +21,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
@@ -40,6 +43,10 @@ public final class Rwkv7Trainable implements TrainableModel {
     /** Tokens per chunk of the chunked WKV form (as in serving, {@code Rwkv7Model.DEFAULT_WKV_CHUNK}). */
     static final int WKV_CHUNK = io.engram.model.rwkv7.Rwkv7Model.DEFAULT_WKV_CHUNK;
 
+    /** The value-residual tensors of block 0: a checkpoint may hold them, but they are unused. */
+    private static final Set<String> BLOCK0_UNUSED =
+            Set.of(block(0, ATT_V0), block(0, ATT_V1), block(0, ATT_V2));
+
     private final Rwkv7Config cfg;
     private final NDManager manager;
     private final Map<String, NDArray> params = new LinkedHashMap<>();
@@ -48,7 +55,7 @@ public final class Rwkv7Trainable implements TrainableModel {
         this.cfg = cfg;
         this.manager = NDManager.newBaseManager(device);
         for (Map.Entry<String, HostTensor> e : tensors.entrySet()) {
-            if (e.getKey().matches("blocks\\.0\\.att\\.v[012]")) continue; // unused in block 0, as in Rwkv7Weights
+            if (BLOCK0_UNUSED.contains(e.getKey())) continue; // unused in block 0, as in Rwkv7Weights
             NDArray a = manager.create(e.getValue().toFloatArray(), new ai.djl.ndarray.types.Shape(e.getValue().shape()));
             a.setRequiresGradient(true);
             params.put(e.getKey(), a);
@@ -72,62 +79,61 @@ public final class Rwkv7Trainable implements TrainableModel {
         SplittableRandom rnd = new SplittableRandom(seed);
         int c = s.dim(), v = s.vocab(), f = s.ffnDim(), l = s.layers(), h = c / s.headSize();
         Map<String, HostTensor> t = new LinkedHashMap<>();
-        put(t, uniform(rnd, (long) v * c, 1e-4), "emb.weight", v, c);
+        put(t, uniform(rnd, (long) v * c, 1e-4), EMB, v, c);
         for (int i = 0; i < l; i++) {
-            String p = "blocks." + i + ".";
             double r01 = l == 1 ? 0 : (double) i / (l - 1);      // 0 at the bottom, 1 at the top
             double r10 = 1.0 - (double) i / l;                   // 1 at the bottom, towards 0 at the top
             if (i == 0) {
-                put(t, fill(c, 1), p + "ln0.weight", c);
-                put(t, fill(c, 0), p + "ln0.bias", c);
+                put(t, fill(c, 1), LN0_WEIGHT, c);
+                put(t, fill(c, 0), LN0_BIAS, c);
             }
-            put(t, fill(c, 1), p + "ln1.weight", c);
-            put(t, fill(c, 0), p + "ln1.bias", c);
-            put(t, fill(c, 1), p + "ln2.weight", c);
-            put(t, fill(c, 0), p + "ln2.bias", c);
+            put(t, fill(c, 1), block(i, LN1_WEIGHT), c);
+            put(t, fill(c, 0), block(i, LN1_BIAS), c);
+            put(t, fill(c, 1), block(i, LN2_WEIGHT), c);
+            put(t, fill(c, 0), block(i, LN2_BIAS), c);
             double[] mixPow = {0.2, 0.9, 0.7, 0.7, 0.9, 0.2};
-            String[] mixes = {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"};
-            for (int m = 0; m < mixes.length; m++) {
+            List<String> mixes = ATT_MIXES;
+            for (int m = 0; m < mixes.size(); m++) {
                 float[] x = new float[c];
                 for (int j = 0; j < c; j++) x[j] = (float) (1 - Math.pow((double) j / c, mixPow[m] * r10));
-                put(t, x, p + "att." + mixes[m], 1, 1, c);
+                put(t, x, block(i, mixes.get(m)), 1, 1, c);
             }
             float[] w0 = new float[c];
             for (int j = 0; j < c; j++) {
                 w0[j] = (float) (-7 + 5 * Math.pow((double) j / (c - 1), 0.85 + Math.sqrt(r01)) + 0.5);
             }
-            put(t, w0, p + "att.w0", 1, 1, c);
-            put(t, fill(c * s.dw(), 0), p + "att.w1", c, s.dw());
-            put(t, normal(rnd, (long) s.dw() * c, 0.1 / Math.sqrt(s.dw())), p + "att.w2", s.dw(), c);
-            put(t, fill(c, 0), p + "att.a0", 1, 1, c);
-            put(t, fill(c * s.da(), 0), p + "att.a1", c, s.da());
-            put(t, normal(rnd, (long) s.da() * c, 0.1 / Math.sqrt(s.da())), p + "att.a2", s.da(), c);
+            put(t, w0, block(i, ATT_W0), 1, 1, c);
+            put(t, fill(c * s.dw(), 0), block(i, ATT_W1), c, s.dw());
+            put(t, normal(rnd, (long) s.dw() * c, 0.1 / Math.sqrt(s.dw())), block(i, ATT_W2), s.dw(), c);
+            put(t, fill(c, 0), block(i, ATT_A0), 1, 1, c);
+            put(t, fill(c * s.da(), 0), block(i, ATT_A1), c, s.da());
+            put(t, normal(rnd, (long) s.da() * c, 0.1 / Math.sqrt(s.da())), block(i, ATT_A2), s.da(), c);
             if (i > 0) {
-                put(t, fill(c, 1), p + "att.v0", 1, 1, c);
-                put(t, fill(c * s.dv(), 0), p + "att.v1", c, s.dv());
-                put(t, normal(rnd, (long) s.dv() * c, 0.1 / Math.sqrt(s.dv())), p + "att.v2", s.dv(), c);
+                put(t, fill(c, 1), block(i, ATT_V0), 1, 1, c);
+                put(t, fill(c * s.dv(), 0), block(i, ATT_V1), c, s.dv());
+                put(t, normal(rnd, (long) s.dv() * c, 0.1 / Math.sqrt(s.dv())), block(i, ATT_V2), s.dv(), c);
             }
-            put(t, fill(c * s.dg(), 0), p + "att.g1", c, s.dg());
-            put(t, normal(rnd, (long) s.dg() * c, 0.1 / Math.sqrt(s.dg())), p + "att.g2", s.dg(), c);
-            put(t, fill(c, 0.85f), p + "att.k_k", 1, 1, c);
-            put(t, fill(c, 1), p + "att.k_a", 1, 1, c);
-            put(t, fill(c, 0), p + "att.r_k", h, s.headSize());
+            put(t, fill(c * s.dg(), 0), block(i, ATT_G1), c, s.dg());
+            put(t, normal(rnd, (long) s.dg() * c, 0.1 / Math.sqrt(s.dg())), block(i, ATT_G2), s.dg(), c);
+            put(t, fill(c, 0.85f), block(i, ATT_K_K), 1, 1, c);
+            put(t, fill(c, 1), block(i, ATT_K_A), 1, 1, c);
+            put(t, fill(c, 0), block(i, ATT_R_K), h, s.headSize());
             double sc = 1 / Math.sqrt(c);
-            put(t, uniform(rnd, (long) c * c, 0.5 * sc), p + "att.receptance.weight", c, c);
-            put(t, uniform(rnd, (long) c * c, 0.05 * sc), p + "att.key.weight", c, c);
-            put(t, uniform(rnd, (long) c * c, 0.5 * sc), p + "att.value.weight", c, c);
-            put(t, fill(c * c, 0), p + "att.output.weight", c, c);
-            put(t, fill(c, (float) Math.pow((1.0 + i) / l, 0.7)), p + "att.ln_x.weight", c);
-            put(t, fill(c, 0), p + "att.ln_x.bias", c);
+            put(t, uniform(rnd, (long) c * c, 0.5 * sc), block(i, ATT_RECEPTANCE), c, c);
+            put(t, uniform(rnd, (long) c * c, 0.05 * sc), block(i, ATT_KEY), c, c);
+            put(t, uniform(rnd, (long) c * c, 0.5 * sc), block(i, ATT_VALUE), c, c);
+            put(t, fill(c * c, 0), block(i, ATT_OUTPUT), c, c);
+            put(t, fill(c, (float) Math.pow((1.0 + i) / l, 0.7)), block(i, ATT_LN_X_WEIGHT), c);
+            put(t, fill(c, 0), block(i, ATT_LN_X_BIAS), c);
             float[] xk = new float[c];
             for (int j = 0; j < c; j++) xk[j] = (float) (1 - Math.pow((double) j / c, Math.pow(r10, 4)));
-            put(t, xk, p + "ffn.x_k", 1, 1, c);
-            put(t, uniform(rnd, (long) f * c, 0.5 * sc), p + "ffn.key.weight", f, c);
-            put(t, fill(c * f, 0), p + "ffn.value.weight", c, f);
+            put(t, xk, block(i, FFN_X_K), 1, 1, c);
+            put(t, uniform(rnd, (long) f * c, 0.5 * sc), block(i, FFN_KEY), f, c);
+            put(t, fill(c * f, 0), block(i, FFN_VALUE), c, f);
         }
-        put(t, fill(c, 1), "ln_out.weight", c);
-        put(t, fill(c, 0), "ln_out.bias", c);
-        put(t, normal(rnd, (long) v * c, 0.5 / Math.sqrt(c)), "head.weight", v, c);
+        put(t, fill(c, 1), LN_OUT_WEIGHT, c);
+        put(t, fill(c, 0), LN_OUT_BIAS, c);
+        put(t, normal(rnd, (long) v * c, 0.5 / Math.sqrt(c)), HEAD, v, c);
         return t;
     }
 
@@ -162,8 +168,8 @@ public final class Rwkv7Trainable implements TrainableModel {
     public Step forward(NDArray tokens, TrainState state) {
         long t = tokens.getShape().get(1);
         NDArray x = tokens.toType(DataType.INT64, false).oneHot(cfg.vocab())                   // [B,T,V]
-                .matMul(p("emb.weight"));                                                     // [B,T,C]
-        x = ln(x, "blocks.0.ln0", Rwkv7Config.LAYER_NORM_EPS);                                // [B,T,C]
+                .matMul(p(EMB));                                                  // [B,T,C]
+        x = ln(x, LN0_WEIGHT, LN0_BIAS, Rwkv7Config.LAYER_NORM_EPS);     // [B,T,C]
         List<NDArray> next = new ArrayList<>();
         NDArray vFirst = null;
         for (int l = 0; l < cfg.layers(); l++) {
@@ -177,8 +183,8 @@ public final class Rwkv7Trainable implements TrainableModel {
             next.add(att.kv);
             next.add(ffn[1]);
         }
-        NDArray logits = ln(x, "ln_out", Rwkv7Config.LAYER_NORM_EPS)                          // [B,T,C]
-                .matMul(step(x.getManager(), p("head.weight").transpose()));                  // [B,T,V]
+        NDArray logits = ln(x, LN_OUT_WEIGHT, LN_OUT_BIAS, Rwkv7Config.LAYER_NORM_EPS) // [B,T,C]
+                .matMul(step(x.getManager(), p(HEAD).transpose()));               // [B,T,V]
         return new Step(logits, new TrainState(next, state.position() + t, null));
     }
 
@@ -186,34 +192,37 @@ public final class Rwkv7Trainable implements TrainableModel {
 
     /** {@code Rwkv7Device} time mix, token-by-token WKV; see there for the equations. */
     private TimeMixOut timeMix(NDArray x, int l, NDArray xPrev, NDArray kv, NDArray vFirst) {
-        String p = "blocks." + l + ".att.";
         long b = x.getShape().get(0), t = x.getShape().get(1);
         int c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
 
-        NDArray xa = ln(x, "blocks." + l + ".ln1", Rwkv7Config.LAYER_NORM_EPS);                // [B,T,C]
+        NDArray xa = ln(x, block(l, LN1_WEIGHT), block(l, LN1_BIAS), Rwkv7Config.LAYER_NORM_EPS); // [B,T,C]
         NDArray prev = shift(xPrev, xa);                                                      // [B,T,C]
         NDArray d = prev.sub(xa);                                                             // [B,T,C]
-        NDArray xr = lerp(xa, d, p + "x_r"), xw = lerp(xa, d, p + "x_w"), xk = lerp(xa, d, p + "x_k");
-        NDArray xv = lerp(xa, d, p + "x_v"), xaa = lerp(xa, d, p + "x_a"), xg = lerp(xa, d, p + "x_g");
+        NDArray xr = lerp(xa, d, block(l, ATT_X_R)), xw = lerp(xa, d, block(l, ATT_X_W));
+        NDArray xk = lerp(xa, d, block(l, ATT_X_K)), xv = lerp(xa, d, block(l, ATT_X_V));
+        NDArray xaa = lerp(xa, d, block(l, ATT_X_A)), xg = lerp(xa, d, block(l, ATT_X_G));
 
-        NDArray r = linear(xr, p + "receptance.weight");                                      // [B,T,C]
-        NDArray k = linear(xk, p + "key.weight");                                             // [B,T,C]
-        NDArray v = linear(xv, p + "value.weight");                                           // [B,T,C]
+        NDArray r = linear(xr, block(l, ATT_RECEPTANCE));                                     // [B,T,C]
+        NDArray k = linear(xk, block(l, ATT_KEY));                                            // [B,T,C]
+        NDArray v = linear(xv, block(l, ATT_VALUE));                                          // [B,T,C]
         NDManager m = x.getManager();
-        NDArray logW = Activation.sigmoid(xw.matMul(p(p + "w1")).tanh().matMul(p(p + "w2")).add(vec(m, p + "w0"))) // [B,T,C]
+        NDArray logW = Activation.sigmoid(xw.matMul(p(l, ATT_W1)).tanh().matMul(p(l, ATT_W2))
+                        .add(vec(m, block(l, ATT_W0))))                                       // [B,T,C]
                 .mul(-ChunkedWkv.DECAY_SCALE);                                                // log decay, w in (0.5452, 1)
-        NDArray a = Activation.sigmoid(xaa.matMul(p(p + "a1")).matMul(p(p + "a2")).add(vec(m, p + "a0"))); // [B,T,C]
-        NDArray g = Activation.sigmoid(xg.matMul(p(p + "g1"))).matMul(p(p + "g2"));           // [B,T,C]
+        NDArray a = Activation.sigmoid(xaa.matMul(p(l, ATT_A1)).matMul(p(l, ATT_A2))
+                .add(vec(m, block(l, ATT_A0))));                                              // [B,T,C]
+        NDArray g = Activation.sigmoid(xg.matMul(p(l, ATT_G1))).matMul(p(l, ATT_G2));         // [B,T,C]
 
-        NDArray kk = k.mul(vec(m, p + "k_k")).reshape(b, t, h, n);                            // [B,T,H,N]
+        NDArray kk = k.mul(vec(m, block(l, ATT_K_K))).reshape(b, t, h, n);                    // [B,T,H,N]
         kk = kk.div(kk.norm(new int[] {-1}, true).maximum(1e-12f)).reshape(b, t, c);          // [B,T,C] unit per head
-        k = a.sub(1f).mul(vec(m, p + "k_a")).add(1f).mul(k);                                  // [B,T,C]
+        k = a.sub(1f).mul(vec(m, block(l, ATT_K_A))).add(1f).mul(k);                          // [B,T,C]
 
         NDArray vFirstOut = vFirst;
         if (l == 0) {
             vFirstOut = v;
         } else {
-            NDArray mix = Activation.sigmoid(xv.matMul(p(p + "v1")).matMul(p(p + "v2")).add(vec(m, p + "v0"))); // [B,T,C]
+            NDArray mix = Activation.sigmoid(xv.matMul(p(l, ATT_V1)).matMul(p(l, ATT_V2))
+                    .add(vec(m, block(l, ATT_V0))));                                          // [B,T,C]
             v = vFirst.sub(v).mul(mix).add(v);                                                // [B,T,C]
         }
 
@@ -227,22 +236,21 @@ public final class Rwkv7Trainable implements TrainableModel {
 
         NDArray yn = LayerNorm.layerNorm(y, new ai.djl.ndarray.types.Shape(n),                  // per-head GroupNorm
                 m.ones(new ai.djl.ndarray.types.Shape(n)), m.zeros(new ai.djl.ndarray.types.Shape(n)),
-                Rwkv7Config.GROUP_NORM_EPS).singletonOrThrow().reshape(b, t, c)                // [B,T,C]
-                .mul(p(p + "ln_x.weight")).add(p(p + "ln_x.bias"));
-        NDArray bonus = r.mul(k).mul(step(x.getManager(), p(p + "r_k").reshape(c))).reshape(b, t, h, n)
+                Rwkv7Config.GROUP_NORM_EPS).singletonOrThrow().reshape(b, t, c)               // [B,T,C]
+                .mul(p(l, ATT_LN_X_WEIGHT)).add(p(l, ATT_LN_X_BIAS));
+        NDArray bonus = r.mul(k).mul(step(x.getManager(), p(l, ATT_R_K).reshape(c))).reshape(b, t, h, n)
                 .sum(new int[] {-1}, true);                                                   // [B,T,H,1]
         yn = yn.add(bonus.mul(v.reshape(b, t, h, n)).reshape(b, t, c));                       // [B,T,C]
-        NDArray dx = linear(yn.mul(g), p + "output.weight");                                  // [B,T,C]
+        NDArray dx = linear(yn.mul(g), block(l, ATT_OUTPUT));                                 // [B,T,C]
         return new TimeMixOut(dx, vFirstOut, last(xa), s);
     }
 
     /** {@code Rwkv7Device} channel mix: the residual update and the new {@code ffn_x_prev}. */
     private NDArray[] channelMix(NDArray x, int l, NDArray xPrev) {
-        String p = "blocks." + l + ".ffn.";
-        NDArray xf = ln(x, "blocks." + l + ".ln2", Rwkv7Config.LAYER_NORM_EPS);               // [B,T,C]
-        NDArray k = Activation.relu(linear(lerp(xf, shift(xPrev, xf).sub(xf), p + "x_k"), p + "key.weight"))
-                .square();                                                                    // [B,T,F]
-        return new NDArray[] {linear(k, p + "value.weight"), last(xf)};                       // [B,T,C], [B,C]
+        NDArray xf = ln(x, block(l, LN2_WEIGHT), block(l, LN2_BIAS), Rwkv7Config.LAYER_NORM_EPS); // [B,T,C]
+        NDArray xk = lerp(xf, shift(xPrev, xf).sub(xf), block(l, FFN_X_K));                   // [B,T,C]
+        NDArray k = Activation.relu(linear(xk, block(l, FFN_KEY))).square();                  // [B,T,F]
+        return new NDArray[] {linear(k, block(l, FFN_VALUE)), last(xf)};                      // [B,T,C], [B,C]
     }
 
     @Override
@@ -285,6 +293,11 @@ public final class Rwkv7Trainable implements TrainableModel {
 
     // --- small helpers ---------------------------------------------------------------------------------------
 
+    /** Block {@code l}'s parameter {@code field}. */
+    private NDArray p(int l, String field) {
+        return p(block(l, field));
+    }
+
     private NDArray p(String name) {
         NDArray a = params.get(name);
         if (a == null) throw new IllegalStateException("no parameter " + name);
@@ -304,9 +317,9 @@ public final class Rwkv7Trainable implements TrainableModel {
         return view;
     }
 
-    private NDArray ln(NDArray x, String prefix, float eps) {
-        NDArray w = p(prefix + ".weight");
-        return LayerNorm.layerNorm(x, new ai.djl.ndarray.types.Shape(w.getShape().get(0)), w, p(prefix + ".bias"), eps)
+    private NDArray ln(NDArray x, String weight, String bias, float eps) {
+        NDArray w = p(weight);
+        return LayerNorm.layerNorm(x, new ai.djl.ndarray.types.Shape(w.getShape().get(0)), w, p(bias), eps)
                 .singletonOrThrow();
     }
 

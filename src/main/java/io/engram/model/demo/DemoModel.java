@@ -1,5 +1,8 @@
 package io.engram.model.demo;
 
+import static io.engram.model.rwkv7.Rwkv7Schema.block;
+
+import io.engram.model.rwkv7.Rwkv7Schema;
 import io.engram.weights.HostTensor;
 import io.engram.weights.SafetensorsWriter;
 import java.io.IOException;
@@ -73,47 +76,47 @@ public final class DemoModel {
         SplittableRandom rnd = new SplittableRandom(seed);
         int c = shape.dim(), v = shape.vocab(), f = shape.ffnDim(), h = c / shape.headSize();
         Map<String, HostTensor> t = new LinkedHashMap<>();
-        put(t, "emb.weight", normal(rnd, (long) v * c, 1.0), v, c);
+        put(t, Rwkv7Schema.EMB, normal(rnd, (long) v * c, 1.0), v, c);
         for (int i = 0; i < shape.layers(); i++) {
-            String p = "blocks." + i + ".";
             if (i == 0) {
-                put(t, p + "ln0.weight", fill(c, 1f), c);
-                put(t, p + "ln0.bias", fill(c, 0f), c);
+                put(t, Rwkv7Schema.LN0_WEIGHT, fill(c, 1f), c);
+                put(t, Rwkv7Schema.LN0_BIAS, fill(c, 0f), c);
             }
-            put(t, p + "ln1.weight", fill(c, 1f), c);
-            put(t, p + "ln1.bias", fill(c, 0f), c);
-            put(t, p + "ln2.weight", fill(c, 1f), c);
-            put(t, p + "ln2.bias", fill(c, 0f), c);
-            for (String m : new String[] {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"}) {
-                put(t, p + "att." + m, uniform(rnd, c, 0, 1), 1, 1, c);
+            put(t, block(i, Rwkv7Schema.LN1_WEIGHT), fill(c, 1f), c);
+            put(t, block(i, Rwkv7Schema.LN1_BIAS), fill(c, 0f), c);
+            put(t, block(i, Rwkv7Schema.LN2_WEIGHT), fill(c, 1f), c);
+            put(t, block(i, Rwkv7Schema.LN2_BIAS), fill(c, 0f), c);
+            for (String m : Rwkv7Schema.ATT_MIXES) {
+                put(t, block(i, m), uniform(rnd, c, 0, 1), 1, 1, c);
             }
-            put(t, p + "att.w0", uniform(rnd, c, -6, -1), 1, 1, c);
-            put(t, p + "att.w1", normal(rnd, (long) c * shape.dw(), 0.1), c, shape.dw());
-            put(t, p + "att.w2", normal(rnd, (long) shape.dw() * c, 0.1), shape.dw(), c);
-            put(t, p + "att.a0", uniform(rnd, c, -1, 1), 1, 1, c);
-            put(t, p + "att.a1", normal(rnd, (long) c * shape.da(), 0.1), c, shape.da());
-            put(t, p + "att.a2", normal(rnd, (long) shape.da() * c, 0.1), shape.da(), c);
-            put(t, p + "att.v0", uniform(rnd, c, -1, 1), 1, 1, c);
-            put(t, p + "att.v1", normal(rnd, (long) c * shape.dv(), 0.1), c, shape.dv());
-            put(t, p + "att.v2", normal(rnd, (long) shape.dv() * c, 0.1), shape.dv(), c);
-            put(t, p + "att.g1", normal(rnd, (long) c * shape.dg(), 0.1), c, shape.dg());
-            put(t, p + "att.g2", normal(rnd, (long) shape.dg() * c, 0.1), shape.dg(), c);
-            put(t, p + "att.k_k", uniform(rnd, c, 0.5, 1.0), 1, 1, c);
-            put(t, p + "att.k_a", uniform(rnd, c, 0.5, 1.0), 1, 1, c);
-            put(t, p + "att.r_k", normal(rnd, c, 0.1), h, shape.headSize());
+            put(t, block(i, Rwkv7Schema.ATT_W0), uniform(rnd, c, -6, -1), 1, 1, c);
+            put(t, block(i, Rwkv7Schema.ATT_W1), normal(rnd, (long) c * shape.dw(), 0.1), c, shape.dw());
+            put(t, block(i, Rwkv7Schema.ATT_W2), normal(rnd, (long) shape.dw() * c, 0.1), shape.dw(), c);
+            put(t, block(i, Rwkv7Schema.ATT_A0), uniform(rnd, c, -1, 1), 1, 1, c);
+            put(t, block(i, Rwkv7Schema.ATT_A1), normal(rnd, (long) c * shape.da(), 0.1), c, shape.da());
+            put(t, block(i, Rwkv7Schema.ATT_A2), normal(rnd, (long) shape.da() * c, 0.1), shape.da(), c);
+            put(t, block(i, Rwkv7Schema.ATT_V0), uniform(rnd, c, -1, 1), 1, 1, c);
+            put(t, block(i, Rwkv7Schema.ATT_V1), normal(rnd, (long) c * shape.dv(), 0.1), c, shape.dv());
+            put(t, block(i, Rwkv7Schema.ATT_V2), normal(rnd, (long) shape.dv() * c, 0.1), shape.dv(), c);
+            put(t, block(i, Rwkv7Schema.ATT_G1), normal(rnd, (long) c * shape.dg(), 0.1), c, shape.dg());
+            put(t, block(i, Rwkv7Schema.ATT_G2), normal(rnd, (long) shape.dg() * c, 0.1), shape.dg(), c);
+            put(t, block(i, Rwkv7Schema.ATT_K_K), uniform(rnd, c, 0.5, 1.0), 1, 1, c);
+            put(t, block(i, Rwkv7Schema.ATT_K_A), uniform(rnd, c, 0.5, 1.0), 1, 1, c);
+            put(t, block(i, Rwkv7Schema.ATT_R_K), normal(rnd, c, 0.1), h, shape.headSize());
             double sc = 1.0 / Math.sqrt(c);
-            for (String m : new String[] {"receptance", "key", "value", "output"}) {
-                put(t, p + "att." + m + ".weight", normal(rnd, (long) c * c, sc), c, c);
+            for (String m : new String[] {Rwkv7Schema.ATT_RECEPTANCE, Rwkv7Schema.ATT_KEY, Rwkv7Schema.ATT_VALUE,
+                    Rwkv7Schema.ATT_OUTPUT}) {
+                put(t, block(i, m), normal(rnd, (long) c * c, sc), c, c);
             }
-            put(t, p + "att.ln_x.weight", fill(c, 1f), c);
-            put(t, p + "att.ln_x.bias", fill(c, 0f), c);
-            put(t, p + "ffn.x_k", uniform(rnd, c, 0, 1), 1, 1, c);
-            put(t, p + "ffn.key.weight", normal(rnd, (long) f * c, sc), f, c);
-            put(t, p + "ffn.value.weight", normal(rnd, (long) c * f, 1.0 / Math.sqrt(f)), c, f);
+            put(t, block(i, Rwkv7Schema.ATT_LN_X_WEIGHT), fill(c, 1f), c);
+            put(t, block(i, Rwkv7Schema.ATT_LN_X_BIAS), fill(c, 0f), c);
+            put(t, block(i, Rwkv7Schema.FFN_X_K), uniform(rnd, c, 0, 1), 1, 1, c);
+            put(t, block(i, Rwkv7Schema.FFN_KEY), normal(rnd, (long) f * c, sc), f, c);
+            put(t, block(i, Rwkv7Schema.FFN_VALUE), normal(rnd, (long) c * f, 1.0 / Math.sqrt(f)), c, f);
         }
-        put(t, "ln_out.weight", fill(c, 1f), c);
-        put(t, "ln_out.bias", fill(c, 0f), c);
-        put(t, "head.weight", normal(rnd, (long) v * c, 1.0 / Math.sqrt(c)), v, c);
+        put(t, Rwkv7Schema.LN_OUT_WEIGHT, fill(c, 1f), c);
+        put(t, Rwkv7Schema.LN_OUT_BIAS, fill(c, 0f), c);
+        put(t, Rwkv7Schema.HEAD, normal(rnd, (long) v * c, 1.0 / Math.sqrt(c)), v, c);
 
         Path tmp = dir.resolve("model.safetensors.tmp");
         SafetensorsWriter.write(tmp, t, Map.of("format", "pt", "engram", "random-weight demo, seed " + seed));

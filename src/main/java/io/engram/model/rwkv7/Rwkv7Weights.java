@@ -1,5 +1,7 @@
 package io.engram.model.rwkv7;
 
+import static io.engram.model.rwkv7.Rwkv7Schema.*;
+
 import io.engram.weights.Checkpoint;
 import io.engram.weights.CheckpointException;
 import io.engram.weights.Checkpoints;
@@ -91,73 +93,72 @@ public final class Rwkv7Weights {
     /** Reads and validates every tensor. Hyperparameters come from the shapes. */
     public static Rwkv7Weights read(Checkpoint ck) {
         int layers = 0;
-        while (ck.contains("blocks." + layers + ".ln1.weight")) layers++;
-        if (layers == 0) throw new CheckpointException("not an RWKV-7 checkpoint: no tensor 'blocks.0.ln1.weight' in " + ck.files());
-        long[] embShape = ck.get("emb.weight").shape();
-        if (embShape.length != 2) throw new CheckpointException("tensor 'emb.weight' must be [V,C], got rank " + embShape.length);
+        while (ck.contains(block(layers, LN1_WEIGHT))) layers++;
+        if (layers == 0) throw new CheckpointException("not an RWKV-7 checkpoint: no tensor '" + block(0, LN1_WEIGHT) + "' in " + ck.files());
+        long[] embShape = ck.get(EMB).shape();
+        if (embShape.length != 2) throw new CheckpointException("tensor '" + EMB + "' must be [V,C], got rank " + embShape.length);
         int vocab = (int) embShape[0];
         int dim = (int) embShape[1];
-        long[] rk = ck.get("blocks.0.att.r_k").shape();
+        long[] rk = ck.get(block(0, ATT_R_K)).shape();
         if (rk.length != 2 || rk[0] * rk[1] != dim) {
-            throw new CheckpointException("tensor 'blocks.0.att.r_k' must be [H,N] with H*N = " + dim
+            throw new CheckpointException("tensor '" + block(0, ATT_R_K) + "' must be [H,N] with H*N = " + dim
                     + ", got " + java.util.Arrays.toString(rk));
         }
         int heads = (int) rk[0];
         int headSize = (int) rk[1];
-        int ffn = (int) ck.get("blocks.0.ffn.key.weight").shape()[0];
-        int dw = (int) ck.get("blocks.0.att.w1").shape()[1];
-        int da = (int) ck.get("blocks.0.att.a1").shape()[1];
-        int dv = layers > 1 ? (int) ck.get("blocks.1.att.v1").shape()[1] : 0;
-        int dg = (int) ck.get("blocks.0.att.g1").shape()[1];
+        int ffn = (int) ck.get(block(0, FFN_KEY)).shape()[0];
+        int dw = (int) ck.get(block(0, ATT_W1)).shape()[1];
+        int da = (int) ck.get(block(0, ATT_A1)).shape()[1];
+        int dv = layers > 1 ? (int) ck.get(block(1, ATT_V1)).shape()[1] : 0;
+        int dg = (int) ck.get(block(0, ATT_G1)).shape()[1];
         Rwkv7Config cfg = new Rwkv7Config(layers, dim, heads, headSize, vocab, ffn, dw, da, dv, dg);
 
         int c = dim;
         Layer[] ls = new Layer[layers];
         for (int i = 0; i < layers; i++) {
-            String p = "blocks." + i + ".";
             Layer l = new Layer();
-            l.ln1W = f(ck, p + "ln1.weight", c);
-            l.ln1B = f(ck, p + "ln1.bias", c);
-            l.ln2W = f(ck, p + "ln2.weight", c);
-            l.ln2B = f(ck, p + "ln2.bias", c);
-            l.xR = f(ck, p + "att.x_r", 1, 1, c);
-            l.xW = f(ck, p + "att.x_w", 1, 1, c);
-            l.xK = f(ck, p + "att.x_k", 1, 1, c);
-            l.xV = f(ck, p + "att.x_v", 1, 1, c);
-            l.xA = f(ck, p + "att.x_a", 1, 1, c);
-            l.xG = f(ck, p + "att.x_g", 1, 1, c);
-            l.w0 = f(ck, p + "att.w0", 1, 1, c);
-            l.w1 = f(ck, p + "att.w1", c, dw);
-            l.w2 = f(ck, p + "att.w2", dw, c);
-            l.a0 = f(ck, p + "att.a0", 1, 1, c);
-            l.a1 = f(ck, p + "att.a1", c, da);
-            l.a2 = f(ck, p + "att.a2", da, c);
+            l.ln1W = f(ck, block(i, LN1_WEIGHT), c);
+            l.ln1B = f(ck, block(i, LN1_BIAS), c);
+            l.ln2W = f(ck, block(i, LN2_WEIGHT), c);
+            l.ln2B = f(ck, block(i, LN2_BIAS), c);
+            l.xR = f(ck, block(i, ATT_X_R), 1, 1, c);
+            l.xW = f(ck, block(i, ATT_X_W), 1, 1, c);
+            l.xK = f(ck, block(i, ATT_X_K), 1, 1, c);
+            l.xV = f(ck, block(i, ATT_X_V), 1, 1, c);
+            l.xA = f(ck, block(i, ATT_X_A), 1, 1, c);
+            l.xG = f(ck, block(i, ATT_X_G), 1, 1, c);
+            l.w0 = f(ck, block(i, ATT_W0), 1, 1, c);
+            l.w1 = f(ck, block(i, ATT_W1), c, dw);
+            l.w2 = f(ck, block(i, ATT_W2), dw, c);
+            l.a0 = f(ck, block(i, ATT_A0), 1, 1, c);
+            l.a1 = f(ck, block(i, ATT_A1), c, da);
+            l.a2 = f(ck, block(i, ATT_A2), da, c);
             if (i > 0) {
-                l.v0 = f(ck, p + "att.v0", 1, 1, c);
-                l.v1 = f(ck, p + "att.v1", c, dv);
-                l.v2 = f(ck, p + "att.v2", dv, c);
+                l.v0 = f(ck, block(i, ATT_V0), 1, 1, c);
+                l.v1 = f(ck, block(i, ATT_V1), c, dv);
+                l.v2 = f(ck, block(i, ATT_V2), dv, c);
             }
-            l.g1 = f(ck, p + "att.g1", c, dg);
-            l.g2 = f(ck, p + "att.g2", dg, c);
-            l.kK = f(ck, p + "att.k_k", 1, 1, c);
-            l.kA = f(ck, p + "att.k_a", 1, 1, c);
-            l.rK = f(ck, p + "att.r_k", heads, headSize);
-            l.wR = f(ck, p + "att.receptance.weight", c, c);
-            l.wK = f(ck, p + "att.key.weight", c, c);
-            l.wV = f(ck, p + "att.value.weight", c, c);
-            l.wO = f(ck, p + "att.output.weight", c, c);
-            l.lnxW = f(ck, p + "att.ln_x.weight", c);
-            l.lnxB = f(ck, p + "att.ln_x.bias", c);
-            l.ffnXK = f(ck, p + "ffn.x_k", 1, 1, c);
-            l.ffnKey = f(ck, p + "ffn.key.weight", ffn, c);
-            l.ffnValue = f(ck, p + "ffn.value.weight", c, ffn);
+            l.g1 = f(ck, block(i, ATT_G1), c, dg);
+            l.g2 = f(ck, block(i, ATT_G2), dg, c);
+            l.kK = f(ck, block(i, ATT_K_K), 1, 1, c);
+            l.kA = f(ck, block(i, ATT_K_A), 1, 1, c);
+            l.rK = f(ck, block(i, ATT_R_K), heads, headSize);
+            l.wR = f(ck, block(i, ATT_RECEPTANCE), c, c);
+            l.wK = f(ck, block(i, ATT_KEY), c, c);
+            l.wV = f(ck, block(i, ATT_VALUE), c, c);
+            l.wO = f(ck, block(i, ATT_OUTPUT), c, c);
+            l.lnxW = f(ck, block(i, ATT_LN_X_WEIGHT), c);
+            l.lnxB = f(ck, block(i, ATT_LN_X_BIAS), c);
+            l.ffnXK = f(ck, block(i, FFN_X_K), 1, 1, c);
+            l.ffnKey = f(ck, block(i, FFN_KEY), ffn, c);
+            l.ffnValue = f(ck, block(i, FFN_VALUE), c, ffn);
             ls[i] = l;
         }
         return new Rwkv7Weights(cfg,
-                f(ck, "emb.weight", vocab, c),
-                f(ck, "blocks.0.ln0.weight", c), f(ck, "blocks.0.ln0.bias", c),
-                f(ck, "ln_out.weight", c), f(ck, "ln_out.bias", c),
-                f(ck, "head.weight", vocab, c), ls);
+                f(ck, EMB, vocab, c),
+                f(ck, LN0_WEIGHT, c), f(ck, LN0_BIAS, c),
+                f(ck, LN_OUT_WEIGHT, c), f(ck, LN_OUT_BIAS, c),
+                f(ck, HEAD, vocab, c), ls);
     }
 
     private static float[] f(Checkpoint ck, String name, long... shape) {
