@@ -37,10 +37,6 @@ public final class WorkerPool implements AutoCloseable {
         return threads::execute;
     }
 
-    public boolean isShutdown() {
-        return threads.isShutdown();
-    }
-
     @Override
     public void close() {
         threads.shutdown();
