@@ -11,6 +11,7 @@ import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import io.engram.model.demo.RetNetDemoModel;
 import io.engram.model.retnet.RetNetConfig;
+import io.engram.model.retnet.RetNetSchema;
 import io.engram.model.retnet.RetNetWeights;
 import io.engram.weights.CheckpointException;
 import io.engram.weights.HostTensor;
@@ -21,8 +22,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * RetNet (torchscale {@code RetNetDecoder}) as a {@link TrainableModel}: the serving model's equations
@@ -49,8 +48,6 @@ import java.util.TreeSet;
  */
 public final class RetNetTrainable implements TrainableModel {
 
-    private static final String ANGLE = "retnet_rel_pos.angle", DECAY = "retnet_rel_pos.decay";
-
     private final RetNetConfig cfg;
     private final NDManager manager;
     /** Every tensor in checkpoint order, buffers included. */
@@ -75,7 +72,7 @@ public final class RetNetTrainable implements TrainableModel {
             NDArray a = manager.create(t.toFloatArray(), new Shape(t.shape()));
             a.setName(name);
             all.put(name, a);
-            if (!name.equals(ANGLE) && !name.equals(DECAY)) {
+            if (!RetNetSchema.BUFFERS.contains(name)) {
                 a.setRequiresGradient(true);
                 params.put(name, a);
             }
@@ -111,8 +108,7 @@ public final class RetNetTrainable implements TrainableModel {
         float[] ones = new float[cfg.dim()];
         java.util.Arrays.fill(ones, 1f);
         for (String name : List.copyOf(t.keySet())) {
-            if (name.equals("layer_norm.weight") || name.equals("layernorm_embedding.weight")
-                    || name.endsWith(".retention_layer_norm.weight") || name.endsWith(".final_layer_norm.weight")) {
+            if (RetNetSchema.isNorm(name)) {
                 t.put(name, HostTensor.ofFloats(name, new long[] {cfg.dim()}, ones));
             }
         }
@@ -121,21 +117,7 @@ public final class RetNetTrainable implements TrainableModel {
 
     /** Every checkpoint name of {@code cfg}, in {@link RetNetDemoModel}'s order (buffers last). */
     private static List<String> names(RetNetConfig cfg) {
-        List<String> n = new ArrayList<>();
-        n.add("embed_tokens.weight");
-        if (cfg.layernormEmbedding()) n.add("layernorm_embedding.weight");
-        for (int i = 0; i < cfg.layers(); i++) {
-            String p = "layers." + i + ".";
-            for (String s : new String[] {"retention.q_proj", "retention.k_proj", "retention.v_proj", "retention.g_proj",
-                    "retention.out_proj", "retention_layer_norm", "ffn.fc1", "ffn.gate", "ffn.fc2", "final_layer_norm"}) {
-                n.add(p + s + ".weight");
-            }
-        }
-        n.add("layer_norm.weight");
-        n.add("output_projection.weight");
-        n.add(ANGLE);
-        n.add(DECAY);
-        return n;
+        return RetNetSchema.all(cfg.layers(), cfg.layernormEmbedding());
     }
 
     public RetNetConfig retNetConfig() {
@@ -192,10 +174,10 @@ public final class RetNetTrainable implements TrainableModel {
         }
         long p0 = state.position();
 
-        NDArray x = Embedding.embedding(tokens.toType(DataType.INT64, false), p("embed_tokens.weight"),
+        NDArray x = Embedding.embedding(tokens.toType(DataType.INT64, false), p(RetNetSchema.EMBED),
                 SparseFormat.DENSE).singletonOrThrow();                                     // [B,T,D]
         if (!cfg.noScaleEmbedding()) x = x.mul(cfg.embedScale());
-        if (cfg.layernormEmbedding()) x = rms(x, p("layernorm_embedding.weight"));          // [B,T,D]
+        if (cfg.layernormEmbedding()) x = rms(x, p(RetNetSchema.EMBED_NORM));          // [B,T,D]
 
         // rotation tables for positions p0..p0+T-1 (Rotary.tables) and the decay mask γ^(i-j), i >= j (Decays.mask)
         float[] c = new float[n * dk], s = new float[n * dk];
@@ -218,15 +200,14 @@ public final class RetNetTrainable implements TrainableModel {
         List<NDArray> kvOut = new ArrayList<>(cfg.layers());
         float[][] scaleOut = new float[cfg.layers()][];
         for (int l = 0; l < cfg.layers(); l++) {
-            String pre = "layers." + l + ".";
             float[] s0 = state.host()[l];
-            Retention r = retention(x, state.tensors().get(l), s0, pre, cos, sin, decayMask, b, n); // [B,T,D]
+            Retention r = retention(x, state.tensors().get(l), s0, l, cos, sin, decayMask, b, n); // [B,T,D]
             NDArray y = x.add(r.out());                                                       // [B,T,D]
-            x = y.add(ffn(y, pre));                                                           // [B,T,D]
+            x = y.add(ffn(y, l));                                                           // [B,T,D]
             kvOut.add(r.kv());
             scaleOut[l] = r.scale();
         }
-        NDArray logits = Linear.linear(rms(x, p("layer_norm.weight")), p("output_projection.weight"))
+        NDArray logits = Linear.linear(rms(x, p(RetNetSchema.FINAL_NORM)), p(RetNetSchema.OUTPUT))
                 .singletonOrThrow();                                                          // [B,T,V]
         return new Step(logits, new TrainState(kvOut, p0 + n, scaleOut));
     }
@@ -242,18 +223,17 @@ public final class RetNetTrainable implements TrainableModel {
      * @param kv0 [B,H,dv,dk] the layer's kv before the block
      * @param s0  [H] the layer's scale before the block (the same for every row)
      */
-    private Retention retention(NDArray x, NDArray kv0, float[] s0, String pre, NDArray cos, NDArray sin,
+    private Retention retention(NDArray x, NDArray kv0, float[] s0, int layer, NDArray cos, NDArray sin,
                                 NDArray decayMask, int b, int n) {
         NDManager m = x.getManager();
         int h = cfg.heads(), dk = cfg.keyDim(), dv = cfg.headValueDim();
-        String w = pre + "retention.";
 
-        NDArray hn = rms(x, p(pre + "retention_layer_norm.weight"));                         // [B,T,D]
-        NDArray q = lin(hn, w + "q_proj").reshape(b, n, h, dk).transpose(0, 2, 1, 3);          // [B,H,T,dk]
-        NDArray k = lin(hn, w + "k_proj").mul((float) Math.pow(dk, -0.5))
+        NDArray hn = rms(x, p(RetNetSchema.layer(layer, RetNetSchema.RETENTION_NORM)));                         // [B,T,D]
+        NDArray q = lin(hn, layer, RetNetSchema.Q).reshape(b, n, h, dk).transpose(0, 2, 1, 3);          // [B,H,T,dk]
+        NDArray k = lin(hn, layer, RetNetSchema.K).mul((float) Math.pow(dk, -0.5))
                 .reshape(b, n, h, dk).transpose(0, 2, 1, 3);                                    // [B,H,T,dk]
-        NDArray v = lin(hn, w + "v_proj").reshape(b, n, h, dv).transpose(0, 2, 1, 3);          // [B,H,T,dv]
-        NDArray g = lin(hn, w + "g_proj");                                                    // [B,T,Dv]
+        NDArray v = lin(hn, layer, RetNetSchema.V).reshape(b, n, h, dv).transpose(0, 2, 1, 3);          // [B,H,T,dv]
+        NDArray g = lin(hn, layer, RetNetSchema.G);                                                    // [B,T,Dv]
         NDArray qr = rotate(q, cos, sin), kr = rotate(k, cos, sin);                           // [B,H,T,dk]
 
         // the data-independent factors, in double as MultiScaleRetention.block and advance compute them
@@ -288,25 +268,25 @@ public final class RetNetTrainable implements TrainableModel {
         NDArray kv = fromZero ? added : m.create(carry, new Shape(h, 1, 1)).mul(kv0).add(added); // [B,H,dv,dk]
 
         o = rms(o, null).transpose(0, 2, 1, 3).reshape(b, n, cfg.valueDim());                // [B,T,Dv] per-head norm
-        NDArray out = lin(Activation.sigmoid(g).mul(g).mul(o), w + "out_proj");               // [B,T,D] swish gate
+        NDArray out = lin(Activation.sigmoid(g).mul(g).mul(o), layer, RetNetSchema.OUT);               // [B,T,D] swish gate
         return new Retention(out, kv, scale);
     }
 
     /** {@code GluFeedForward.forward}: {@code fc2(act(fc1 h) * gate h)}, h = RMS(x)·w; returns the update [B,T,D]. */
-    private NDArray ffn(NDArray x, String pre) {
-        NDArray hn = rms(x, p(pre + "final_layer_norm.weight"));                             // [B,T,D]
-        NDArray a = lin(hn, pre + "ffn.fc1");                                                 // [B,T,F]
+    private NDArray ffn(NDArray x, int layer) {
+        NDArray hn = rms(x, p(RetNetSchema.layer(layer, RetNetSchema.FFN_NORM)));                             // [B,T,D]
+        NDArray a = lin(hn, layer, RetNetSchema.FC1);                                                 // [B,T,F]
         a = switch (cfg.activation()) {
             case SWISH -> a.mul(Activation.sigmoid(a));                                       // silu
             case GELU -> a.mul(a.mul((float) (1 / Math.sqrt(2))).erf().add(1f)).mul(0.5f);   // exact (erf) gelu
             case RELU -> Activation.relu(a);
         };
-        return lin(a.mul(lin(hn, pre + "ffn.gate")), pre + "ffn.fc2");                       // [B,T,D]
+        return lin(a.mul(lin(hn, layer, RetNetSchema.GATE)), layer, RetNetSchema.FC2);                       // [B,T,D]
     }
 
-    /** {@code x W^T} with the checkpoint's {@code [out,in]} weight {@code name.weight}; attached to x's manager. */
-    private NDArray lin(NDArray x, String name) {
-        return Linear.linear(x, p(name + ".weight")).singletonOrThrow();
+    /** {@code x W^T} with layer {@code layer}'s {@code [out,in]} weight {@code field}; attached to x's manager. */
+    private NDArray lin(NDArray x, int layer, String field) {
+        return Linear.linear(x, p(RetNetSchema.layer(layer, field))).singletonOrThrow();
     }
 
     /** {@code RmsNorm.apply}: {@code x / sqrt(mean(x²) + eps) · w} over the last axis; w null for the per-head norm. */

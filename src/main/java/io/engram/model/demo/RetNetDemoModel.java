@@ -1,6 +1,7 @@
 package io.engram.model.demo;
 
 import io.engram.model.retnet.RetNetConfig;
+import io.engram.model.retnet.RetNetSchema;
 import io.engram.weights.HostTensor;
 import io.engram.weights.SafetensorsWriter;
 import java.io.IOException;
@@ -50,33 +51,34 @@ public final class RetNetDemoModel {
         SplittableRandom rnd = new SplittableRandom(seed);
         int d = cfg.dim(), dv = cfg.valueDim(), f = cfg.ffnDim(), v = cfg.vocab(), h = cfg.heads(), dk = cfg.keyDim();
         Map<String, HostTensor> t = new LinkedHashMap<>();
-        DemoModel.put(t, "embed_tokens.weight", DemoModel.normal(rnd, (long) v * d, Math.pow(d, -0.5)), v, d);
-        if (cfg.layernormEmbedding()) DemoModel.put(t, "layernorm_embedding.weight", DemoModel.uniform(rnd, d, 0.5, 1.5), d);
+        DemoModel.put(t, RetNetSchema.EMBED, DemoModel.normal(rnd, (long) v * d, Math.pow(d, -0.5)), v, d);
+        if (cfg.layernormEmbedding()) DemoModel.put(t, RetNetSchema.EMBED_NORM, DemoModel.uniform(rnd, d, 0.5, 1.5), d);
         double sd = Math.pow(d, -0.5);
         for (int i = 0; i < cfg.layers(); i++) {
-            String p = "layers." + i + ".";
-            DemoModel.put(t, p + "retention.q_proj.weight", DemoModel.normal(rnd, (long) d * d, sd), d, d);
-            DemoModel.put(t, p + "retention.k_proj.weight", DemoModel.normal(rnd, (long) d * d, sd), d, d);
-            DemoModel.put(t, p + "retention.v_proj.weight", DemoModel.normal(rnd, (long) dv * d, sd), dv, d);
-            DemoModel.put(t, p + "retention.g_proj.weight", DemoModel.normal(rnd, (long) dv * d, sd), dv, d);
-            DemoModel.put(t, p + "retention.out_proj.weight", DemoModel.normal(rnd, (long) d * dv, Math.pow(dv, -0.5)), d, dv);
-            DemoModel.put(t, p + "retention_layer_norm.weight", DemoModel.uniform(rnd, d, 0.5, 1.5), d);
-            DemoModel.put(t, p + "ffn.fc1.weight", DemoModel.normal(rnd, (long) f * d, sd), f, d);
-            DemoModel.put(t, p + "ffn.gate.weight", DemoModel.normal(rnd, (long) f * d, sd), f, d);
-            DemoModel.put(t, p + "ffn.fc2.weight", DemoModel.normal(rnd, (long) d * f, Math.pow(f, -0.5)), d, f);
-            DemoModel.put(t, p + "final_layer_norm.weight", DemoModel.uniform(rnd, d, 0.5, 1.5), d);
+            for (String field : RetNetSchema.LAYER_FIELDS) {
+                String name = RetNetSchema.layer(i, field);
+                switch (field) {
+                    case RetNetSchema.Q, RetNetSchema.K -> DemoModel.put(t, name, DemoModel.normal(rnd, (long) d * d, sd), d, d);
+                    case RetNetSchema.V, RetNetSchema.G -> DemoModel.put(t, name, DemoModel.normal(rnd, (long) dv * d, sd), dv, d);
+                    case RetNetSchema.OUT -> DemoModel.put(t, name, DemoModel.normal(rnd, (long) d * dv, Math.pow(dv, -0.5)), d, dv);
+                    case RetNetSchema.FC1, RetNetSchema.GATE -> DemoModel.put(t, name, DemoModel.normal(rnd, (long) f * d, sd), f, d);
+                    case RetNetSchema.FC2 -> DemoModel.put(t, name, DemoModel.normal(rnd, (long) d * f, Math.pow(f, -0.5)), d, f);
+                    case RetNetSchema.RETENTION_NORM, RetNetSchema.FFN_NORM -> DemoModel.put(t, name, DemoModel.uniform(rnd, d, 0.5, 1.5), d);
+                    default -> throw new IllegalStateException("no initialiser for " + field);
+                }
+            }
         }
-        DemoModel.put(t, "layer_norm.weight", DemoModel.uniform(rnd, d, 0.5, 1.5), d);
-        DemoModel.put(t, "output_projection.weight", DemoModel.normal(rnd, (long) v * d, sd), v, d);
+        DemoModel.put(t, RetNetSchema.FINAL_NORM, DemoModel.uniform(rnd, d, 0.5, 1.5), d);
+        DemoModel.put(t, RetNetSchema.OUTPUT, DemoModel.normal(rnd, (long) v * d, sd), v, d);
         float[] angle = new float[dk];
         for (int i = 0; i < dk / 2; i++) {
             double lin = dk / 2 == 1 ? 0 : (double) i / (dk / 2 - 1);
             angle[2 * i] = angle[2 * i + 1] = (float) (1.0 / Math.pow(10000, lin));
         }
-        DemoModel.put(t, "retnet_rel_pos.angle", angle, dk);
+        DemoModel.put(t, RetNetSchema.ANGLE, angle, dk);
         float[] decay = new float[h];
         for (int i = 0; i < h; i++) decay[i] = (float) Math.log(1 - Math.pow(2, -5 - i));
-        DemoModel.put(t, "retnet_rel_pos.decay", decay, h);
+        DemoModel.put(t, RetNetSchema.DECAY, decay, h);
         return t;
     }
 }

@@ -6,7 +6,7 @@ import io.engram.weights.Checkpoints;
 
 /**
  * RetNet weights in host memory, float32, row-major. This is the one place that maps torchscale's
- * {@code RetNetDecoder} state_dict names to fields; every shape is checked against the {@link RetNetConfig} here,
+ * {@code RetNetDecoder} state_dict names ({@link RetNetSchema}) to fields; every shape is checked against the {@link RetNetConfig} here,
  * before the server takes traffic. Matrices are {@code nn.Linear} {@code [out, in]} (y = W x).
  */
 public final class RetNetWeights {
@@ -63,52 +63,53 @@ public final class RetNetWeights {
     /** Reads and validates every tensor against {@code cfg}. */
     public static RetNetWeights read(Checkpoint ck, RetNetConfig cfg) {
         int d = cfg.dim(), dv = cfg.valueDim(), f = cfg.ffnDim(), v = cfg.vocab();
-        if (!ck.contains("layers.0.retention.q_proj.weight")) {
-            throw new CheckpointException("not a torchscale RetNet checkpoint: no tensor 'layers.0.retention.q_proj.weight' in " + ck.files());
+        String first = RetNetSchema.layer(0, RetNetSchema.Q);
+        if (!ck.contains(first)) {
+            throw new CheckpointException("not a torchscale RetNet checkpoint: no tensor '" + first + "' in " + ck.files());
         }
-        if (ck.contains("layers." + cfg.layers() + ".retention.q_proj.weight")) {
+        if (ck.contains(RetNetSchema.layer(cfg.layers(), RetNetSchema.Q))) {
             throw new CheckpointException("the checkpoint has more layers than decoder_layers = " + cfg.layers() + " in " + ck.files());
         }
         Layer[] ls = new Layer[cfg.layers()];
         for (int i = 0; i < ls.length; i++) {
-            String p = "layers." + i + ".";
             Layer l = new Layer();
-            l.retentionNorm = f(ck, p + "retention_layer_norm.weight", d);
-            l.q = f(ck, p + "retention.q_proj.weight", d, d);
-            l.k = f(ck, p + "retention.k_proj.weight", d, d);
-            l.v = f(ck, p + "retention.v_proj.weight", dv, d);
-            l.g = f(ck, p + "retention.g_proj.weight", dv, d);
-            l.out = f(ck, p + "retention.out_proj.weight", d, dv);
-            l.ffnNorm = f(ck, p + "final_layer_norm.weight", d);
-            l.fc1 = f(ck, p + "ffn.fc1.weight", f, d);
-            l.gate = f(ck, p + "ffn.gate.weight", f, d);
-            l.fc2 = f(ck, p + "ffn.fc2.weight", d, f);
+            l.retentionNorm = f(ck, RetNetSchema.layer(i, RetNetSchema.RETENTION_NORM), d);
+            l.q = f(ck, RetNetSchema.layer(i, RetNetSchema.Q), d, d);
+            l.k = f(ck, RetNetSchema.layer(i, RetNetSchema.K), d, d);
+            l.v = f(ck, RetNetSchema.layer(i, RetNetSchema.V), dv, d);
+            l.g = f(ck, RetNetSchema.layer(i, RetNetSchema.G), dv, d);
+            l.out = f(ck, RetNetSchema.layer(i, RetNetSchema.OUT), d, dv);
+            l.ffnNorm = f(ck, RetNetSchema.layer(i, RetNetSchema.FFN_NORM), d);
+            l.fc1 = f(ck, RetNetSchema.layer(i, RetNetSchema.FC1), f, d);
+            l.gate = f(ck, RetNetSchema.layer(i, RetNetSchema.GATE), f, d);
+            l.fc2 = f(ck, RetNetSchema.layer(i, RetNetSchema.FC2), d, f);
             ls[i] = l;
         }
-        float[] logDecay = f(ck, "retnet_rel_pos.decay", cfg.heads());
+        float[] logDecay = f(ck, RetNetSchema.DECAY, cfg.heads());
         for (int h = 0; h < logDecay.length; h++) {
             if (!(logDecay[h] <= 0f)) {
-                throw new CheckpointException("tensor 'retnet_rel_pos.decay' holds log γ = " + logDecay[h] + " for head " + h
+                throw new CheckpointException("tensor '" + RetNetSchema.DECAY + "' holds log γ = " + logDecay[h] + " for head " + h
                         + ": a decay must be finite with γ <= 1");
             }
         }
-        float[] angle = f(ck, "retnet_rel_pos.angle", cfg.keyDim());
+        float[] angle = f(ck, RetNetSchema.ANGLE, cfg.keyDim());
         for (int i = 0; i < angle.length; i += 2) {
             if (angle[i] != angle[i + 1] || !Float.isFinite(angle[i])) {
-                throw new CheckpointException("tensor 'retnet_rel_pos.angle' must repeat each finite frequency twice "
+                throw new CheckpointException("tensor '" + RetNetSchema.ANGLE + "' must repeat each finite frequency twice "
                         + "(interleaved pairs), but angle[" + i + "] = " + angle[i] + " and angle[" + (i + 1) + "] = " + angle[i + 1]);
             }
         }
         float[] embedNorm = null;
         if (cfg.layernormEmbedding()) {
-            embedNorm = f(ck, "layernorm_embedding.weight", d);
-        } else if (ck.contains("layernorm_embedding.weight")) {
-            throw new CheckpointException("the checkpoint has 'layernorm_embedding.weight' but the config says layernorm_embedding=false");
+            embedNorm = f(ck, RetNetSchema.EMBED_NORM, d);
+        } else if (ck.contains(RetNetSchema.EMBED_NORM)) {
+            throw new CheckpointException("the checkpoint has '" + RetNetSchema.EMBED_NORM
+                    + "' but the config says layernorm_embedding=false");
         }
         return new RetNetWeights(cfg,
-                f(ck, "embed_tokens.weight", v, d), embedNorm,
-                f(ck, "layer_norm.weight", d),
-                f(ck, "output_projection.weight", v, d),
+                f(ck, RetNetSchema.EMBED, v, d), embedNorm,
+                f(ck, RetNetSchema.FINAL_NORM, d),
+                f(ck, RetNetSchema.OUTPUT, v, d),
                 angle, logDecay, ls);
     }
 
