@@ -37,9 +37,6 @@ import java.util.SplittableRandom;
  */
 public final class Rwkv7Trainable implements TrainableModel {
 
-    /** Shape of a model to train: layers, width, head size, vocabulary, FFN width and LoRA ranks. */
-    public record Shape(int layers, int dim, int headSize, int vocab, int ffnDim, int dw, int da, int dv, int dg) {}
-
     /** Tokens per chunk of the chunked WKV form (as in serving, {@code Rwkv7Model.DEFAULT_WKV_CHUNK}). */
     static final int WKV_CHUNK = io.engram.model.rwkv7.Rwkv7Model.DEFAULT_WKV_CHUNK;
 
@@ -75,9 +72,9 @@ public final class Rwkv7Trainable implements TrainableModel {
      * graded by depth and channel, LoRA down-projections at zero, output projections at zero, tiny embeddings
      * (normalised by {@code ln0}). Orthogonal inits are replaced by scaled Gaussians.
      */
-    public static Map<String, HostTensor> init(Shape s, long seed) {
+    public static Map<String, HostTensor> init(Rwkv7Config s, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
-        int c = s.dim(), v = s.vocab(), f = s.ffnDim(), l = s.layers(), h = c / s.headSize();
+        int c = s.dim(), v = s.vocab(), f = s.ffnDim(), l = s.layers(), h = s.heads();
         Map<String, HostTensor> t = new LinkedHashMap<>();
         put(t, uniform(rnd, (long) v * c, 1e-4), EMB, v, c);
         for (int i = 0; i < l; i++) {
@@ -103,18 +100,18 @@ public final class Rwkv7Trainable implements TrainableModel {
                 w0[j] = (float) (-7 + 5 * Math.pow((double) j / (c - 1), 0.85 + Math.sqrt(r01)) + 0.5);
             }
             put(t, w0, block(i, ATT_W0), 1, 1, c);
-            put(t, fill(c * s.dw(), 0), block(i, ATT_W1), c, s.dw());
-            put(t, normal(rnd, (long) s.dw() * c, 0.1 / Math.sqrt(s.dw())), block(i, ATT_W2), s.dw(), c);
+            put(t, fill(c * s.decayLora(), 0), block(i, ATT_W1), c, s.decayLora());
+            put(t, normal(rnd, (long) s.decayLora() * c, 0.1 / Math.sqrt(s.decayLora())), block(i, ATT_W2), s.decayLora(), c);
             put(t, fill(c, 0), block(i, ATT_A0), 1, 1, c);
-            put(t, fill(c * s.da(), 0), block(i, ATT_A1), c, s.da());
-            put(t, normal(rnd, (long) s.da() * c, 0.1 / Math.sqrt(s.da())), block(i, ATT_A2), s.da(), c);
+            put(t, fill(c * s.aLora(), 0), block(i, ATT_A1), c, s.aLora());
+            put(t, normal(rnd, (long) s.aLora() * c, 0.1 / Math.sqrt(s.aLora())), block(i, ATT_A2), s.aLora(), c);
             if (i > 0) {
                 put(t, fill(c, 1), block(i, ATT_V0), 1, 1, c);
-                put(t, fill(c * s.dv(), 0), block(i, ATT_V1), c, s.dv());
-                put(t, normal(rnd, (long) s.dv() * c, 0.1 / Math.sqrt(s.dv())), block(i, ATT_V2), s.dv(), c);
+                put(t, fill(c * s.valueLora(), 0), block(i, ATT_V1), c, s.valueLora());
+                put(t, normal(rnd, (long) s.valueLora() * c, 0.1 / Math.sqrt(s.valueLora())), block(i, ATT_V2), s.valueLora(), c);
             }
-            put(t, fill(c * s.dg(), 0), block(i, ATT_G1), c, s.dg());
-            put(t, normal(rnd, (long) s.dg() * c, 0.1 / Math.sqrt(s.dg())), block(i, ATT_G2), s.dg(), c);
+            put(t, fill(c * s.gateLora(), 0), block(i, ATT_G1), c, s.gateLora());
+            put(t, normal(rnd, (long) s.gateLora() * c, 0.1 / Math.sqrt(s.gateLora())), block(i, ATT_G2), s.gateLora(), c);
             put(t, fill(c, 0.85f), block(i, ATT_K_K), 1, 1, c);
             put(t, fill(c, 1), block(i, ATT_K_A), 1, 1, c);
             put(t, fill(c, 0), block(i, ATT_R_K), h, s.headSize());

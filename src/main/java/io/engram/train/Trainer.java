@@ -4,13 +4,14 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.tracker.Tracker;
 import io.engram.model.retnet.RetNetConfig;
+import io.engram.model.rwkv7.Rwkv7Config;
 import io.engram.tokenizer.RwkvWorldTokenizer;
 import io.engram.tokenizer.Tokenizer;
 import io.engram.weights.Checkpoint;
@@ -102,7 +103,7 @@ public final class Trainer implements AutoCloseable {
         int vocab = RecallCorpus.vocabSize();
         if (o.arch().equals("rwkv7")) {
             int lora = Math.max(8, o.dim() / 8);
-            Rwkv7Trainable.Shape s = new Rwkv7Trainable.Shape(o.layers(), o.dim(), o.headSize(), vocab, 4 * o.dim(),
+            Rwkv7Config s = Rwkv7Config.of(o.layers(), o.dim(), o.headSize(), vocab, 4 * o.dim(),
                     lora, lora, Math.max(8, lora / 2), 2 * lora);
             return Rwkv7Trainable.create(weights != null ? weights : Rwkv7Trainable.init(s, o.seed()), Device.cpu());
         }

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import io.engram.model.LoadedModel;
 import io.engram.model.ModelDirectory;
 import io.engram.model.demo.DemoModel;
+import io.engram.model.rwkv7.Rwkv7Config;
 import io.engram.testsupport.OracleModelDir;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,7 +16,7 @@ final class TestModels {
 
     static final ModelDirectory.Options CPU = new ModelDirectory.Options(Device.cpu(), 16, true);
     /** The oracle checkpoint's shape: L=2, C=64, N=16, V=256. */
-    static final DemoModel.Shape TINY = new DemoModel.Shape(2, 64, 16, 256, 256, 16, 16, 8, 32);
+    static final Rwkv7Config TINY = Rwkv7Config.of(2, 64, 16, 256, 256, 16, 16, 8, 32);
 
     private static LoadedModel oracle;
 

@@ -12,6 +12,7 @@ import ai.djl.training.GradientCollector;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
 import io.engram.model.demo.DemoModel;
+import io.engram.model.rwkv7.Rwkv7Config;
 import io.engram.model.rwkv7.Rwkv7Model;
 import io.engram.model.rwkv7.Rwkv7Weights;
 import io.engram.weights.Checkpoint;
@@ -41,7 +42,7 @@ class Rwkv7TrainableTest {
 
     @BeforeAll
     static void load() throws Exception {
-        DemoModel.write(dir, new DemoModel.Shape(2, 32, 16, V, 64, 8, 8, 8, 8), 11L);
+        DemoModel.write(dir, Rwkv7Config.of(2, 32, 16, V, 64, 8, 8, 8, 8), 11L);
         try (Checkpoint ck = Checkpoints.open(dir.resolve("model.safetensors"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
             serving = new Rwkv7Model(w, Device.cpu(), 64, false);

@@ -2,6 +2,7 @@ package io.engram.model.demo;
 
 import static io.engram.model.rwkv7.Rwkv7Schema.block;
 
+import io.engram.model.rwkv7.Rwkv7Config;
 import io.engram.model.rwkv7.Rwkv7Schema;
 import io.engram.weights.HostTensor;
 import io.engram.weights.SafetensorsWriter;
@@ -26,13 +27,10 @@ public final class DemoModel {
     public static final long SEED = 20260101L;
     public static final String VOCAB = "rwkv_vocab_v20230424.txt";
 
-    /** An RWKV-7 shape: layers, width, head size, vocabulary and LoRA ranks. */
-    public record Shape(int layers, int dim, int headSize, int vocab, int ffnDim, int dw, int da, int dv, int dg) {}
-
     /** Small enough to write in a second on first start. */
-    public static final Shape DEMO_SHAPE = new Shape(4, 256, 64, 65536, 1024, 32, 32, 16, 64);
+    public static final Rwkv7Config DEMO_SHAPE = Rwkv7Config.of(4, 256, 64, 65536, 1024, 32, 32, 16, 64);
     /** The real RWKV-7 0.1B ("World" 0.1B) shape. */
-    public static final Shape RWKV7_0_1B = new Shape(12, 768, 64, 65536, 3072, 64, 64, 32, 128);
+    public static final Rwkv7Config RWKV7_0_1B = Rwkv7Config.of(12, 768, 64, 65536, 3072, 64, 64, 32, 128);
 
     private DemoModel() {}
 
@@ -71,10 +69,10 @@ public final class DemoModel {
     }
 
     /** Writes {@code config.json}, {@code model.safetensors} and the RWKV World vocabulary into {@code dir}. */
-    public static void write(Path dir, Shape shape, long seed) throws IOException {
+    public static void write(Path dir, Rwkv7Config shape, long seed) throws IOException {
         Files.createDirectories(dir);
         SplittableRandom rnd = new SplittableRandom(seed);
-        int c = shape.dim(), v = shape.vocab(), f = shape.ffnDim(), h = c / shape.headSize();
+        int c = shape.dim(), v = shape.vocab(), f = shape.ffnDim(), h = shape.heads();
         Map<String, HostTensor> t = new LinkedHashMap<>();
         put(t, Rwkv7Schema.EMB, normal(rnd, (long) v * c, 1.0), v, c);
         for (int i = 0; i < shape.layers(); i++) {
@@ -90,16 +88,16 @@ public final class DemoModel {
                 put(t, block(i, m), uniform(rnd, c, 0, 1), 1, 1, c);
             }
             put(t, block(i, Rwkv7Schema.ATT_W0), uniform(rnd, c, -6, -1), 1, 1, c);
-            put(t, block(i, Rwkv7Schema.ATT_W1), normal(rnd, (long) c * shape.dw(), 0.1), c, shape.dw());
-            put(t, block(i, Rwkv7Schema.ATT_W2), normal(rnd, (long) shape.dw() * c, 0.1), shape.dw(), c);
+            put(t, block(i, Rwkv7Schema.ATT_W1), normal(rnd, (long) c * shape.decayLora(), 0.1), c, shape.decayLora());
+            put(t, block(i, Rwkv7Schema.ATT_W2), normal(rnd, (long) shape.decayLora() * c, 0.1), shape.decayLora(), c);
             put(t, block(i, Rwkv7Schema.ATT_A0), uniform(rnd, c, -1, 1), 1, 1, c);
-            put(t, block(i, Rwkv7Schema.ATT_A1), normal(rnd, (long) c * shape.da(), 0.1), c, shape.da());
-            put(t, block(i, Rwkv7Schema.ATT_A2), normal(rnd, (long) shape.da() * c, 0.1), shape.da(), c);
+            put(t, block(i, Rwkv7Schema.ATT_A1), normal(rnd, (long) c * shape.aLora(), 0.1), c, shape.aLora());
+            put(t, block(i, Rwkv7Schema.ATT_A2), normal(rnd, (long) shape.aLora() * c, 0.1), shape.aLora(), c);
             put(t, block(i, Rwkv7Schema.ATT_V0), uniform(rnd, c, -1, 1), 1, 1, c);
-            put(t, block(i, Rwkv7Schema.ATT_V1), normal(rnd, (long) c * shape.dv(), 0.1), c, shape.dv());
-            put(t, block(i, Rwkv7Schema.ATT_V2), normal(rnd, (long) shape.dv() * c, 0.1), shape.dv(), c);
-            put(t, block(i, Rwkv7Schema.ATT_G1), normal(rnd, (long) c * shape.dg(), 0.1), c, shape.dg());
-            put(t, block(i, Rwkv7Schema.ATT_G2), normal(rnd, (long) shape.dg() * c, 0.1), shape.dg(), c);
+            put(t, block(i, Rwkv7Schema.ATT_V1), normal(rnd, (long) c * shape.valueLora(), 0.1), c, shape.valueLora());
+            put(t, block(i, Rwkv7Schema.ATT_V2), normal(rnd, (long) shape.valueLora() * c, 0.1), shape.valueLora(), c);
+            put(t, block(i, Rwkv7Schema.ATT_G1), normal(rnd, (long) c * shape.gateLora(), 0.1), c, shape.gateLora());
+            put(t, block(i, Rwkv7Schema.ATT_G2), normal(rnd, (long) shape.gateLora() * c, 0.1), shape.gateLora(), c);
             put(t, block(i, Rwkv7Schema.ATT_K_K), uniform(rnd, c, 0.5, 1.0), 1, 1, c);
             put(t, block(i, Rwkv7Schema.ATT_K_A), uniform(rnd, c, 0.5, 1.0), 1, 1, c);
             put(t, block(i, Rwkv7Schema.ATT_R_K), normal(rnd, c, 0.1), h, shape.headSize());

@@ -12,7 +12,7 @@ package io.engram.model.rwkv7;
  * @param ffnDim     F, rows of {@code ffn.key.weight} (4C in released models)
  * @param decayLora  Dw, columns of {@code att.w1}
  * @param aLora      Da, columns of {@code att.a1}
- * @param valueLora  Dv, columns of {@code att.v1} (blocks 1..L-1)
+ * @param valueLora  Dv, columns of {@code att.v1} (blocks 1..L-1; 0 in a one-block model)
  * @param gateLora   Dg, columns of {@code att.g1}
  */
 public record Rwkv7Config(int layers, int dim, int heads, int headSize, int vocab, int ffnDim,
@@ -22,4 +22,20 @@ public record Rwkv7Config(int layers, int dim, int heads, int headSize, int voca
     public static final float LAYER_NORM_EPS = 1e-5f;
     /** GroupNorm epsilon of {@code ln_x}: 64e-5, not 1e-5 (x070 uses head_size_divisor 8 squared). */
     public static final float GROUP_NORM_EPS = 64e-5f;
+
+    public Rwkv7Config {
+        if (layers < 1 || dim < 1 || headSize < 1 || heads * headSize != dim || vocab < 1 || ffnDim < 1
+                || decayLora < 1 || aLora < 1 || valueLora < 0 || gateLora < 1) {
+            throw new IllegalArgumentException("not an RWKV-7 shape: " + layers + " layers, C=" + dim + ", H=" + heads
+                    + ", N=" + headSize + " (H*N must be C), V=" + vocab + ", F=" + ffnDim + ", LoRA ranks "
+                    + decayLora + "/" + aLora + "/" + valueLora + "/" + gateLora);
+        }
+    }
+
+    /** The shape a demo writer or trainer asks for: heads follow from the width and head size (H = C / N). */
+    public static Rwkv7Config of(int layers, int dim, int headSize, int vocab, int ffnDim,
+                                 int decayLora, int aLora, int valueLora, int gateLora) {
+        return new Rwkv7Config(layers, dim, headSize < 1 ? 0 : dim / headSize, headSize, vocab, ffnDim,
+                decayLora, aLora, valueLora, gateLora);
+    }
 }

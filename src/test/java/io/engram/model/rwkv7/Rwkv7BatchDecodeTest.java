@@ -32,7 +32,7 @@ class Rwkv7BatchDecodeTest {
 
     @Test
     void widerRandomCheckpoint() throws Exception {
-        DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 3);
+        DemoModel.write(tmp, Rwkv7Config.of(2, 128, 32, 512, 256, 8, 8, 4, 16), 3);
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"));
              Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 16, true)) {
             check(m, 9);

@@ -55,7 +55,7 @@ class Rwkv7DevicePathTest {
     /** A wider random model over a long document: chunked WKV == token-by-token WKV == the Java CPU path. */
     @Test
     void chunkedEqualsTokenByTokenAndTheCpuPath() throws Exception {
-        DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 11);
+        DemoModel.write(tmp, Rwkv7Config.of(2, 128, 32, 512, 256, 8, 8, 4, 16), 11);
         int[] doc = new Random(3).ints(150, 0, 512).toArray();
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
@@ -69,7 +69,7 @@ class Rwkv7DevicePathTest {
      */
     @Test
     void chunkedHoldsAtTheStrongestDecay() throws Exception {
-        DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 12);
+        DemoModel.write(tmp, Rwkv7Config.of(2, 128, 32, 512, 256, 8, 8, 4, 16), 12);
         int[] doc = new Random(4).ints(130, 0, 512).toArray();
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
@@ -100,7 +100,7 @@ class Rwkv7DevicePathTest {
     /** B sequences with different histories decoded in one step == each decoded alone, on the NDArray path. */
     @Test
     void batchedDecodeEqualsUnbatched() throws Exception {
-        DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 13);
+        DemoModel.write(tmp, Rwkv7Config.of(2, 128, 32, 512, 256, 8, 8, 4, 16), 13);
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"));
              Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 16, false)) {
             Random rnd = new Random(6);
@@ -136,7 +136,7 @@ class Rwkv7DevicePathTest {
      */
     @Test
     void residentStatesEqualHostStates() throws Exception {
-        DemoModel.write(tmp, new DemoModel.Shape(2, 128, 32, 512, 256, 8, 8, 4, 16), 14);
+        DemoModel.write(tmp, Rwkv7Config.of(2, 128, 32, 512, 256, 8, 8, 4, 16), 14);
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
             Rwkv7Model kept = new Rwkv7Model(w, Fixtures.device(), 16, false, 16, 2);
