@@ -2,9 +2,6 @@ package io.engram.state;
 
 import io.engram.metrics.EngramMetrics;
 import io.engram.metrics.MetricsConfig;
-import io.engram.state.StateMeta;
-import io.engram.state.StateStore;
-import io.engram.state.StoredState;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Supplier;

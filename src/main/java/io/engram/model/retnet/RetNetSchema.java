@@ -1,7 +1,15 @@
 package io.engram.model.retnet;
 
+import static io.engram.weights.RandomTensors.normal;
+import static io.engram.weights.RandomTensors.put;
+import static io.engram.weights.RandomTensors.uniform;
+
+import io.engram.weights.HostTensor;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
 
 /**
  * The RetNet checkpoint's tensor names, as torchscale's {@code RetNetDecoder.state_dict()} writes them: the one home
@@ -81,6 +89,47 @@ public final class RetNetSchema {
         out.add(OUTPUT);
         out.addAll(BUFFERS);
         return out;
+    }
+
+    /**
+     * A random checkpoint of shape {@code cfg}, deterministic in {@code seed}: projections and embedding N(0, 1/in),
+     * RMSNorm weights in [0.5, 1.5), and torchscale's buffers ({@code angle = 10000^-linspace(0,1,dk/2)}, pairs
+     * repeated; {@code decay = log(1 - 2^(-5-h))}). The demo writer and tests use it; training starts from it with
+     * every norm at 1.
+     */
+    public static Map<String, HostTensor> randomInit(RetNetConfig cfg, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int d = cfg.dim(), dv = cfg.valueDim(), f = cfg.ffnDim(), v = cfg.vocab(), h = cfg.heads(), dk = cfg.keyDim();
+        Map<String, HostTensor> t = new LinkedHashMap<>();
+        put(t, EMBED, normal(rnd, (long) v * d, Math.pow(d, -0.5)), v, d);
+        if (cfg.layernormEmbedding()) put(t, EMBED_NORM, uniform(rnd, d, 0.5, 1.5), d);
+        double sd = Math.pow(d, -0.5);
+        for (int i = 0; i < cfg.layers(); i++) {
+            for (String field : LAYER_FIELDS) {
+                String name = layer(i, field);
+                switch (field) {
+                    case Q, K -> put(t, name, normal(rnd, (long) d * d, sd), d, d);
+                    case V, G -> put(t, name, normal(rnd, (long) dv * d, sd), dv, d);
+                    case OUT -> put(t, name, normal(rnd, (long) d * dv, Math.pow(dv, -0.5)), d, dv);
+                    case FC1, GATE -> put(t, name, normal(rnd, (long) f * d, sd), f, d);
+                    case FC2 -> put(t, name, normal(rnd, (long) d * f, Math.pow(f, -0.5)), d, f);
+                    case RETENTION_NORM, FFN_NORM -> put(t, name, uniform(rnd, d, 0.5, 1.5), d);
+                    default -> throw new IllegalStateException("no initialiser for " + field);
+                }
+            }
+        }
+        put(t, FINAL_NORM, uniform(rnd, d, 0.5, 1.5), d);
+        put(t, OUTPUT, normal(rnd, (long) v * d, sd), v, d);
+        float[] angle = new float[dk];
+        for (int i = 0; i < dk / 2; i++) {
+            double lin = dk / 2 == 1 ? 0 : (double) i / (dk / 2 - 1);
+            angle[2 * i] = angle[2 * i + 1] = (float) (1.0 / Math.pow(10000, lin));
+        }
+        put(t, ANGLE, angle, dk);
+        float[] decay = new float[h];
+        for (int i = 0; i < h; i++) decay[i] = (float) Math.log(1 - Math.pow(2, -5 - i));
+        put(t, DECAY, decay, h);
+        return t;
     }
 
     private RetNetSchema() {}

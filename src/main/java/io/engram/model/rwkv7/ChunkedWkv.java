@@ -31,7 +31,7 @@ import ai.djl.ndarray.types.Shape;
  * float32's range, and the factored products lose no precision.
  *
  * <p>One token ({@code L = 1}, and every decode step) runs the recurrence itself, which is exact and cheaper.
- * Every operation is differentiable: training ({@code train.Rwkv7Trainable}) runs the same code under autograd.
+ * Every operation is differentiable: training ({@link Rwkv7Trainable}) runs the same code under autograd.
  */
 public final class ChunkedWkv {
 

@@ -1,7 +1,16 @@
 package io.engram.model.rwkv7;
 
+import static io.engram.weights.RandomTensors.fill;
+import static io.engram.weights.RandomTensors.normal;
+import static io.engram.weights.RandomTensors.put;
+import static io.engram.weights.RandomTensors.uniform;
+
+import io.engram.weights.HostTensor;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
 
 /**
  * The RWKV-7 (x070) checkpoint's tensor names, as written by BlinkDL RWKV-LM ({@code RWKV-v7/train_temp}): the one
@@ -127,6 +136,60 @@ public final class Rwkv7Schema {
         out.add(LN_OUT_BIAS);
         out.add(HEAD);
         return out;
+    }
+
+    /**
+     * A random checkpoint of shape {@code cfg}, deterministic in {@code seed}: the demo and benchmark models' weights
+     * (norms at identity, token-shift mixes in [0,1), decay biases in [-6,-1), projections N(0, 1/in), LoRAs
+     * N(0, 0.1²)). Training starts from {@code Rwkv7Trainable.init} instead.
+     */
+    public static Map<String, HostTensor> randomInit(Rwkv7Config cfg, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int c = cfg.dim(), v = cfg.vocab(), f = cfg.ffnDim(), h = cfg.heads();
+        Map<String, HostTensor> t = new LinkedHashMap<>();
+        put(t, EMB, normal(rnd, (long) v * c, 1.0), v, c);
+        for (int i = 0; i < cfg.layers(); i++) {
+            if (i == 0) {
+                put(t, LN0_WEIGHT, fill(c, 1f), c);
+                put(t, LN0_BIAS, fill(c, 0f), c);
+            }
+            put(t, block(i, LN1_WEIGHT), fill(c, 1f), c);
+            put(t, block(i, LN1_BIAS), fill(c, 0f), c);
+            put(t, block(i, LN2_WEIGHT), fill(c, 1f), c);
+            put(t, block(i, LN2_BIAS), fill(c, 0f), c);
+            for (String m : ATT_MIXES) {
+                put(t, block(i, m), uniform(rnd, c, 0, 1), 1, 1, c);
+            }
+            put(t, block(i, ATT_W0), uniform(rnd, c, -6, -1), 1, 1, c);
+            put(t, block(i, ATT_W1), normal(rnd, (long) c * cfg.decayLora(), 0.1), c, cfg.decayLora());
+            put(t, block(i, ATT_W2), normal(rnd, (long) cfg.decayLora() * c, 0.1), cfg.decayLora(), c);
+            put(t, block(i, ATT_A0), uniform(rnd, c, -1, 1), 1, 1, c);
+            put(t, block(i, ATT_A1), normal(rnd, (long) c * cfg.aLora(), 0.1), c, cfg.aLora());
+            put(t, block(i, ATT_A2), normal(rnd, (long) cfg.aLora() * c, 0.1), cfg.aLora(), c);
+            put(t, block(i, ATT_V0), uniform(rnd, c, -1, 1), 1, 1, c);
+            put(t, block(i, ATT_V1), normal(rnd, (long) c * cfg.valueLora(), 0.1), c, cfg.valueLora());
+            put(t, block(i, ATT_V2), normal(rnd, (long) cfg.valueLora() * c, 0.1), cfg.valueLora(), c);
+            put(t, block(i, ATT_G1), normal(rnd, (long) c * cfg.gateLora(), 0.1), c, cfg.gateLora());
+            put(t, block(i, ATT_G2), normal(rnd, (long) cfg.gateLora() * c, 0.1), cfg.gateLora(), c);
+            put(t, block(i, ATT_K_K), uniform(rnd, c, 0.5, 1.0), 1, 1, c);
+            put(t, block(i, ATT_K_A), uniform(rnd, c, 0.5, 1.0), 1, 1, c);
+            put(t, block(i, ATT_R_K), normal(rnd, c, 0.1), h, cfg.headSize());
+            double sc = 1.0 / Math.sqrt(c);
+            for (String m : new String[] {ATT_RECEPTANCE, ATT_KEY, ATT_VALUE,
+                    ATT_OUTPUT}) {
+                put(t, block(i, m), normal(rnd, (long) c * c, sc), c, c);
+            }
+            put(t, block(i, ATT_LN_X_WEIGHT), fill(c, 1f), c);
+            put(t, block(i, ATT_LN_X_BIAS), fill(c, 0f), c);
+            put(t, block(i, FFN_X_K), uniform(rnd, c, 0, 1), 1, 1, c);
+            put(t, block(i, FFN_KEY), normal(rnd, (long) f * c, sc), f, c);
+            put(t, block(i, FFN_VALUE), normal(rnd, (long) c * f, 1.0 / Math.sqrt(f)), c, f);
+        }
+        put(t, LN_OUT_WEIGHT, fill(c, 1f), c);
+        put(t, LN_OUT_BIAS, fill(c, 0f), c);
+        put(t, HEAD, normal(rnd, (long) v * c, 1.0 / Math.sqrt(c)), v, c);
+
+        return t;
     }
 
     private Rwkv7Schema() {}

@@ -1,10 +1,9 @@
 package io.engram.model.retnet;
 
 import ai.djl.Device;
-import io.engram.model.demo.RetNetDemoModel;
 import io.engram.weights.InMemoryCheckpoint;
 
-/** Random-weight RetNets of any shape, built in memory from {@link RetNetDemoModel#tensors}. */
+/** Random-weight RetNets of any shape, built in memory from {@link RetNetSchema#randomInit}. */
 final class RandomRetNets {
 
     private RandomRetNets() {}
@@ -16,6 +15,6 @@ final class RandomRetNets {
 
     /** @param chunkSize 0 = the config's */
     static RetNetModel model(RetNetConfig cfg, long seed, int chunkSize) {
-        return new RetNetModel(RetNetWeights.read(new InMemoryCheckpoint(RetNetDemoModel.tensors(cfg, seed)), cfg), Device.cpu(), chunkSize);
+        return new RetNetModel(RetNetWeights.read(new InMemoryCheckpoint(RetNetSchema.randomInit(cfg, seed)), cfg), Device.cpu(), chunkSize);
     }
 }

@@ -1,4 +1,4 @@
-package io.engram.train;
+package io.engram.model.rwkv7;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,10 +11,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
+import io.engram.model.TrainableModel;
 import io.engram.model.demo.DemoModel;
-import io.engram.model.rwkv7.Rwkv7Config;
-import io.engram.model.rwkv7.Rwkv7Model;
-import io.engram.model.rwkv7.Rwkv7Weights;
 import io.engram.weights.Checkpoint;
 import io.engram.weights.Checkpoints;
 import io.engram.weights.InMemoryCheckpoint;

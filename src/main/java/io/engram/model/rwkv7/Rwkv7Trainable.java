@@ -1,4 +1,4 @@
-package io.engram.train;
+package io.engram.model.rwkv7;
 
 import static io.engram.model.rwkv7.Rwkv7Schema.*;
 
@@ -11,12 +11,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.LayerNorm;
-import io.engram.model.demo.DemoModel;
-import io.engram.model.rwkv7.ChunkedWkv;
-import io.engram.model.rwkv7.Rwkv7Config;
-import io.engram.model.rwkv7.Rwkv7Weights;
+import io.engram.model.TrainableModel;
 import io.engram.weights.HostTensor;
 import io.engram.weights.InMemoryCheckpoint;
+import io.engram.weights.RandomTensors;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -343,18 +341,18 @@ public final class Rwkv7Trainable implements TrainableModel {
     }
 
     private static void put(Map<String, HostTensor> t, float[] data, String name, long... shape) {
-        t.put(name, HostTensor.ofFloats(name, shape, data));
+        RandomTensors.put(t, name, data, shape);
     }
 
     private static float[] fill(int n, float v) {
-        return DemoModel.fill(n, v);
+        return RandomTensors.fill(n, v);
     }
 
     private static float[] uniform(SplittableRandom r, long n, double bound) {
-        return DemoModel.uniform(r, Math.toIntExact(n), -bound, bound);
+        return RandomTensors.uniform(r, n, -bound, bound);
     }
 
     private static float[] normal(SplittableRandom r, long n, double std) {
-        return DemoModel.normal(r, n, std);
+        return RandomTensors.normal(r, n, std);
     }
 }

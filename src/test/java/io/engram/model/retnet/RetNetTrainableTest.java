@@ -1,4 +1,4 @@
-package io.engram.train;
+package io.engram.model.retnet;
 
 import static io.engram.testsupport.Fixtures.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -13,14 +13,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.engram.model.ModelState;
-import io.engram.model.demo.RetNetDemoModel;
 import io.engram.model.StateTensor;
-import io.engram.model.retnet.Paradigm;
-import io.engram.model.retnet.RetNetConfig;
-import io.engram.model.retnet.RetNetModel;
-import io.engram.model.retnet.RetNetWeights;
-import io.engram.train.TrainableModel.Step;
-import io.engram.train.TrainableModel.TrainState;
+import io.engram.model.TrainableModel.Step;
+import io.engram.model.TrainableModel.TrainState;
 import io.engram.weights.Checkpoint;
 import io.engram.weights.Checkpoints;
 import io.engram.weights.HostTensor;
@@ -42,7 +37,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * RetNetTrainable#checkpoint()} written as safetensors and loaded as the server does): logits and states from the
  * zero state and continuing, the weighted mean of states, and gradients through a read, a mean and a second read.
  * The serving model reads token by token (recurrent); the trainable model reads each chunk as one parallel block.
- * The equivalence tests use {@link RetNetDemoModel}'s random norm weights (not {@link RetNetTrainable#init}'s ones),
+ * The equivalence tests use {@link RetNetSchema#randomInit}'s random norm weights (not {@link RetNetTrainable#init}'s ones),
  * so that every weight matters.
  */
 class RetNetTrainableTest {
@@ -113,7 +108,7 @@ class RetNetTrainableTest {
     void readsAndContinuesLikeTheServingModel(String name, RetNetConfig cfg) throws Exception {
         Random rnd = new Random(7);
         int[][] first = tokens(rnd, 2, 13, cfg.vocab()), second = tokens(rnd, 2, 6, cfg.vocab());
-        try (RetNetTrainable t = RetNetTrainable.create(cfg, RetNetDemoModel.tensors(cfg, 3), Device.cpu());
+        try (RetNetTrainable t = RetNetTrainable.create(cfg, RetNetSchema.randomInit(cfg, 3), Device.cpu());
              RetNetModel s = serving(t, cfg);
              NDManager m = NDManager.newBaseManager(Device.cpu())) {
             Step a = t.forward(batch(m, first), t.zeroState(m, 2));
@@ -135,7 +130,7 @@ class RetNetTrainableTest {
         Random rnd = new Random(11);
         int[][] docs = tokens(rnd, 4, 9, cfg.vocab()), question = tokens(rnd, 2, 5, cfg.vocab());
         double[] weights = {0.25, 0.75};
-        try (RetNetTrainable t = RetNetTrainable.create(cfg, RetNetDemoModel.tensors(cfg, 5), Device.cpu());
+        try (RetNetTrainable t = RetNetTrainable.create(cfg, RetNetSchema.randomInit(cfg, 5), Device.cpu());
              RetNetModel s = serving(t, cfg);
              NDManager m = NDManager.newBaseManager(Device.cpu())) {
             TrainState read = t.forward(batch(m, docs), t.zeroState(m, 4)).state();

@@ -1,4 +1,4 @@
-package io.engram.train;
+package io.engram.model.retnet;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -9,14 +9,10 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
-import io.engram.model.demo.RetNetDemoModel;
-import io.engram.model.retnet.RetNetConfig;
-import io.engram.model.retnet.RetNetSchema;
-import io.engram.model.retnet.RetNetWeights;
+import io.engram.model.TrainableModel;
 import io.engram.weights.CheckpointException;
 import io.engram.weights.HostTensor;
 import io.engram.weights.InMemoryCheckpoint;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -54,10 +50,9 @@ public final class RetNetTrainable implements TrainableModel {
     private final Map<String, NDArray> all = new LinkedHashMap<>();
     /** The trainable subset of {@link #all}, same order. */
     private final Map<String, NDArray> params = new LinkedHashMap<>();
-    /** θ per channel pair (dk/2) and log γ per head, widened exactly from the float32 buffers. */
-    private final double[] theta, logDecay;
-    /** [dk,dk]: {@code x @ J} is torchscale's {@code rotate_every_two(x)}, as in {@code Rotary}. */
-    private final NDArray rotateJ;
+    /** The serving model's decays and rotation, from the same buffers. */
+    private final Decays decays;
+    private final Rotary rotary;
 
     private RetNetTrainable(RetNetConfig cfg, Map<String, HostTensor> tensors, Device device) {
         this.cfg = cfg;
@@ -77,17 +72,8 @@ public final class RetNetTrainable implements TrainableModel {
                 params.put(name, a);
             }
         }
-        int dk = cfg.keyDim();
-        theta = new double[dk / 2];
-        for (int i = 0; i < theta.length; i++) theta[i] = w.angle[2 * i];
-        logDecay = new double[cfg.heads()];
-        for (int h = 0; h < logDecay.length; h++) logDecay[h] = w.logDecay[h];
-        float[] jm = new float[dk * dk];
-        for (int i = 0; i < dk / 2; i++) {
-            jm[(2 * i + 1) * dk + 2 * i] = -1f; // out[2i]   = -x[2i+1]
-            jm[(2 * i) * dk + 2 * i + 1] = 1f;  // out[2i+1] =  x[2i]
-        }
-        rotateJ = manager.create(jm, new Shape(dk, dk));
+        decays = new Decays(w.logDecay);
+        rotary = new Rotary(manager, w.angle);
     }
 
     /**
@@ -100,11 +86,11 @@ public final class RetNetTrainable implements TrainableModel {
     }
 
     /**
-     * A training-friendly random initialisation: {@link RetNetDemoModel#tensors} (projections and embedding
+     * A training-friendly random initialisation: {@link RetNetSchema#randomInit} (projections and embedding
      * N(0, in^-0.5), torchscale's buffers) with every RMSNorm weight set to 1.
      */
     public static Map<String, HostTensor> init(RetNetConfig cfg, long seed) {
-        Map<String, HostTensor> t = new LinkedHashMap<>(RetNetDemoModel.tensors(cfg, seed));
+        Map<String, HostTensor> t = new LinkedHashMap<>(RetNetSchema.randomInit(cfg, seed));
         float[] ones = new float[cfg.dim()];
         java.util.Arrays.fill(ones, 1f);
         for (String name : List.copyOf(t.keySet())) {
@@ -115,7 +101,7 @@ public final class RetNetTrainable implements TrainableModel {
         return t;
     }
 
-    /** Every checkpoint name of {@code cfg}, in {@link RetNetDemoModel}'s order (buffers last). */
+    /** Every checkpoint name of {@code cfg}, in {@link RetNetSchema#all}'s order (buffers last). */
     private static List<String> names(RetNetConfig cfg) {
         return RetNetSchema.all(cfg.layers(), cfg.layernormEmbedding());
     }
@@ -153,62 +139,38 @@ public final class RetNetTrainable implements TrainableModel {
         return params.get(name);
     }
 
-    /** γ_h^n for n >= 0 ({@code Decays.pow}). */
-    private double pow(int h, long n) {
-        return Math.exp(n * logDecay[h]);
-    }
-
-    /** S_n = (1 - γ^n)/(1 - γ) ({@code Decays.sum}). */
-    private double sum(int h, long n) {
-        return logDecay[h] == 0 ? n : Math.expm1(n * logDecay[h]) / Math.expm1(logDecay[h]);
-    }
-
     @Override
     public Step forward(NDArray tokens, TrainState state) {
         NDManager m = tokens.getManager();
         if (tokens.getShape().dimension() != 2) throw new IllegalArgumentException("tokens must be [B,T], got " + tokens.getShape());
-        int b = (int) tokens.getShape().get(0), n = (int) tokens.getShape().get(1), d = cfg.dim(), h = cfg.heads();
-        int dk = cfg.keyDim();
+        int b = (int) tokens.getShape().get(0), n = (int) tokens.getShape().get(1), h = cfg.heads();
         if (state.tensors().size() != cfg.layers()) {
             throw new IllegalArgumentException("a RetNet state has " + cfg.layers() + " kv tensors, got " + state.tensors().size());
         }
         long p0 = state.position();
 
         NDArray x = Embedding.embedding(tokens.toType(DataType.INT64, false), p(RetNetSchema.EMBED),
-                SparseFormat.DENSE).singletonOrThrow();                                     // [B,T,D]
+                SparseFormat.DENSE).singletonOrThrow();                                    // [B,T,D]
         if (!cfg.noScaleEmbedding()) x = x.mul(cfg.embedScale());
-        if (cfg.layernormEmbedding()) x = rms(x, p(RetNetSchema.EMBED_NORM));          // [B,T,D]
+        if (cfg.layernormEmbedding()) x = rms(x, p(RetNetSchema.EMBED_NORM));              // [B,T,D]
 
-        // rotation tables for positions p0..p0+T-1 (Rotary.tables) and the decay mask γ^(i-j), i >= j (Decays.mask)
-        float[] c = new float[n * dk], s = new float[n * dk];
-        for (int t = 0; t < n; t++) {
-            for (int i = 0; i < theta.length; i++) {
-                double a = (p0 + t) * theta[i];
-                c[t * dk + 2 * i] = c[t * dk + 2 * i + 1] = (float) Math.cos(a);
-                s[t * dk + 2 * i] = s[t * dk + 2 * i + 1] = (float) Math.sin(a);
-            }
-        }
-        NDArray cos = m.create(c, new Shape(n, dk)), sin = m.create(s, new Shape(n, dk));
-        float[] dm = new float[h * n * n];
-        for (int hh = 0; hh < h; hh++) {
-            for (int i = 0; i < n; i++) {
-                for (int j = 0; j <= i; j++) dm[(hh * n + i) * n + j] = (float) pow(hh, i - j);
-            }
-        }
-        NDArray decayMask = m.create(dm, new Shape(h, n, n));                                // [H,T,T]
+        // the serving model's rotation tables for positions p0..p0+T-1 and decay mask γ^(i-j), i >= j
+        Rotary.Tables rot = rotary.tables(m, p0, n);                                       // [T,dk] cos, sin
+        NDArray[] lags = Decays.lags(m, n);                                                // [T,T] lag, causal
+        NDArray decayMask = decays.mask(lags[0], lags[1], 0, h);                           // [H,T,T]
 
         List<NDArray> kvOut = new ArrayList<>(cfg.layers());
         float[][] scaleOut = new float[cfg.layers()][];
         for (int l = 0; l < cfg.layers(); l++) {
             float[] s0 = state.host()[l];
-            Retention r = retention(x, state.tensors().get(l), s0, l, cos, sin, decayMask, b, n); // [B,T,D]
-            NDArray y = x.add(r.out());                                                       // [B,T,D]
-            x = y.add(ffn(y, l));                                                           // [B,T,D]
+            Retention r = retention(x, state.tensors().get(l), s0, l, rot, decayMask, b, n); // [B,T,D]
+            NDArray y = x.add(r.out());                                                    // [B,T,D]
+            x = y.add(ffn(y, l));                                                          // [B,T,D]
             kvOut.add(r.kv());
             scaleOut[l] = r.scale();
         }
         NDArray logits = Linear.linear(rms(x, p(RetNetSchema.FINAL_NORM)), p(RetNetSchema.OUTPUT))
-                .singletonOrThrow();                                                          // [B,T,V]
+                .singletonOrThrow();                                                       // [B,T,V]
         return new Step(logits, new TrainState(kvOut, p0 + n, scaleOut));
     }
 
@@ -223,18 +185,18 @@ public final class RetNetTrainable implements TrainableModel {
      * @param kv0 [B,H,dv,dk] the layer's kv before the block
      * @param s0  [H] the layer's scale before the block (the same for every row)
      */
-    private Retention retention(NDArray x, NDArray kv0, float[] s0, int layer, NDArray cos, NDArray sin,
+    private Retention retention(NDArray x, NDArray kv0, float[] s0, int layer, Rotary.Tables rot,
                                 NDArray decayMask, int b, int n) {
         NDManager m = x.getManager();
         int h = cfg.heads(), dk = cfg.keyDim(), dv = cfg.headValueDim();
 
-        NDArray hn = rms(x, p(RetNetSchema.layer(layer, RetNetSchema.RETENTION_NORM)));                         // [B,T,D]
-        NDArray q = lin(hn, layer, RetNetSchema.Q).reshape(b, n, h, dk).transpose(0, 2, 1, 3);          // [B,H,T,dk]
+        NDArray hn = rms(x, p(RetNetSchema.layer(layer, RetNetSchema.RETENTION_NORM)));    // [B,T,D]
+        NDArray q = lin(hn, layer, RetNetSchema.Q).reshape(b, n, h, dk).transpose(0, 2, 1, 3); // [B,H,T,dk]
         NDArray k = lin(hn, layer, RetNetSchema.K).mul((float) Math.pow(dk, -0.5))
-                .reshape(b, n, h, dk).transpose(0, 2, 1, 3);                                    // [B,H,T,dk]
-        NDArray v = lin(hn, layer, RetNetSchema.V).reshape(b, n, h, dv).transpose(0, 2, 1, 3);          // [B,H,T,dv]
-        NDArray g = lin(hn, layer, RetNetSchema.G);                                                    // [B,T,Dv]
-        NDArray qr = rotate(q, cos, sin), kr = rotate(k, cos, sin);                           // [B,H,T,dk]
+                .reshape(b, n, h, dk).transpose(0, 2, 1, 3);                               // [B,H,T,dk]
+        NDArray v = lin(hn, layer, RetNetSchema.V).reshape(b, n, h, dv).transpose(0, 2, 1, 3); // [B,H,T,dv]
+        NDArray g = lin(hn, layer, RetNetSchema.G);                                        // [B,T,Dv]
+        NDArray qr = rotary.apply(q, rot), kr = rotary.apply(k, rot);                      // [B,H,T,dk]
 
         // the data-independent factors, in double as MultiScaleRetention.block and advance compute them
         float[] invR = new float[h * n], cross = new float[h * n], scale = new float[h], carry = new float[h];
@@ -243,45 +205,45 @@ public final class RetNetTrainable implements TrainableModel {
         for (int hh = 0; hh < h; hh++) {
             fromZero &= s0[hh] == 0f;
             for (int i = 0; i < n; i++) {
-                double ri = Math.sqrt(pow(hh, i + 1) * s0[hh] + sum(hh, i + 1));
+                double ri = Math.sqrt(decays.pow(hh, i + 1) * s0[hh] + decays.sum(hh, i + 1));
                 invR[hh * n + i] = (float) (1 / ri);                                          // 1 / r_i
-                cross[hh * n + i] = (float) (pow(hh, i + 1) * Math.sqrt(s0[hh]) / ri);        // γ^(i+1) sqrt(s0) / r_i
+                cross[hh * n + i] = (float) (decays.pow(hh, i + 1) * Math.sqrt(s0[hh]) / ri);        // γ^(i+1) sqrt(s0) / r_i
             }
-            double sNew = pow(hh, n) * s0[hh] + sum(hh, n), inv = 1 / Math.sqrt(sNew);
+            double sNew = decays.pow(hh, n) * s0[hh] + decays.sum(hh, n), inv = 1 / Math.sqrt(sNew);
             scale[hh] = (float) sNew;
-            carry[hh] = (float) (pow(hh, n) * Math.sqrt(s0[hh]) * inv);                      // γ^n sqrt(s0) / sqrt(s)
-            for (int j = 0; j < n; j++) kw[hh * n + j] = (float) (pow(hh, n - 1 - j) * inv);  // γ^(n-1-j) / sqrt(s)
+            carry[hh] = (float) (decays.pow(hh, n) * Math.sqrt(s0[hh]) * inv);                      // γ^n sqrt(s0) / sqrt(s)
+            for (int j = 0; j < n; j++) kw[hh * n + j] = (float) (decays.pow(hh, n - 1 - j) * inv);  // γ^(n-1-j) / sqrt(s)
         }
 
         // output: Σ_{j<=i} γ^(i-j) (q̃_i·k̃_j) v_j / r_i + γ^(i+1) sqrt(s0) kv0 q̃_i / r_i
-        NDArray mask = decayMask.mul(m.create(invR, new Shape(h, n, 1)));                     // [H,T,T] γ^(i-j) / r_i
-        NDArray qk = qr.matMul(kr.transpose(0, 1, 3, 2)).mul(mask);                           // [B,H,T,T]
-        NDArray o = qk.matMul(v);                                                             // [B,H,T,dv]
+        NDArray mask = decayMask.mul(m.create(invR, new Shape(h, n, 1)));                  // [H,T,T] γ^(i-j) / r_i
+        NDArray qk = qr.matMul(kr.transpose(0, 1, 3, 2)).mul(mask);                        // [B,H,T,T]
+        NDArray o = qk.matMul(v);                                                          // [B,H,T,dv]
         if (!fromZero) { // from the zero state kv0 = 0 and sqrt(s0) = 0: the cross term vanishes
-            NDArray kv0t = own(m, kv0.transpose(0, 1, 3, 2));                                 // [B,H,dk,dv]
-            o = o.add(qr.mul(m.create(cross, new Shape(h, n, 1))).matMul(kv0t));             // [B,H,T,dv]
+            NDArray kv0t = own(m, kv0.transpose(0, 1, 3, 2));                              // [B,H,dk,dv]
+            o = o.add(qr.mul(m.create(cross, new Shape(h, n, 1))).matMul(kv0t));           // [B,H,T,dv]
         }
 
         // state: kv = γ^n sqrt(s0) kv0 / sqrt(s) + Σ_j γ^(n-1-j) v_j k̃_j^T / sqrt(s)
-        NDArray added = v.mul(m.create(kw, new Shape(h, n, 1)))                               // [B,H,T,dv]
-                .transpose(0, 1, 3, 2).matMul(kr);                                            // [B,H,dv,dk]
+        NDArray added = v.mul(m.create(kw, new Shape(h, n, 1)))                            // [B,H,T,dv]
+                .transpose(0, 1, 3, 2).matMul(kr);                                         // [B,H,dv,dk]
         NDArray kv = fromZero ? added : m.create(carry, new Shape(h, 1, 1)).mul(kv0).add(added); // [B,H,dv,dk]
 
-        o = rms(o, null).transpose(0, 2, 1, 3).reshape(b, n, cfg.valueDim());                // [B,T,Dv] per-head norm
-        NDArray out = lin(Activation.sigmoid(g).mul(g).mul(o), layer, RetNetSchema.OUT);               // [B,T,D] swish gate
+        o = rms(o, null).transpose(0, 2, 1, 3).reshape(b, n, cfg.valueDim());              // [B,T,Dv] per-head norm
+        NDArray out = lin(Activation.sigmoid(g).mul(g).mul(o), layer, RetNetSchema.OUT);   // [B,T,D] swish gate
         return new Retention(out, kv, scale);
     }
 
     /** {@code GluFeedForward.forward}: {@code fc2(act(fc1 h) * gate h)}, h = RMS(x)·w; returns the update [B,T,D]. */
     private NDArray ffn(NDArray x, int layer) {
-        NDArray hn = rms(x, p(RetNetSchema.layer(layer, RetNetSchema.FFN_NORM)));                             // [B,T,D]
-        NDArray a = lin(hn, layer, RetNetSchema.FC1);                                                 // [B,T,F]
+        NDArray hn = rms(x, p(RetNetSchema.layer(layer, RetNetSchema.FFN_NORM)));          // [B,T,D]
+        NDArray a = lin(hn, layer, RetNetSchema.FC1);                                      // [B,T,F]
         a = switch (cfg.activation()) {
             case SWISH -> a.mul(Activation.sigmoid(a));                                       // silu
             case GELU -> a.mul(a.mul((float) (1 / Math.sqrt(2))).erf().add(1f)).mul(0.5f);   // exact (erf) gelu
             case RELU -> Activation.relu(a);
         };
-        return lin(a.mul(lin(hn, layer, RetNetSchema.GATE)), layer, RetNetSchema.FC2);                       // [B,T,D]
+        return lin(a.mul(lin(hn, layer, RetNetSchema.GATE)), layer, RetNetSchema.FC2);     // [B,T,D]
     }
 
     /** {@code x W^T} with layer {@code layer}'s {@code [out,in]} weight {@code field}; attached to x's manager. */
@@ -291,13 +253,8 @@ public final class RetNetTrainable implements TrainableModel {
 
     /** {@code RmsNorm.apply}: {@code x / sqrt(mean(x²) + eps) · w} over the last axis; w null for the per-head norm. */
     private NDArray rms(NDArray x, NDArray w) {
-        NDArray y = x.div(x.square().mean(new int[] {-1}, true).add(cfg.eps()).sqrt());       // [..., N]
+        NDArray y = x.div(x.square().mean(new int[] {-1}, true).add(cfg.eps()).sqrt());    // [..., N]
         return w == null ? y : y.mul(w);
-    }
-
-    /** {@code Rotary.apply}: x [B,H,T,dk] rotated by each token's absolute position, [B,H,T,dk]. */
-    private NDArray rotate(NDArray x, NDArray cos, NDArray sin) {
-        return x.mul(cos).add(x.matMul(rotateJ).mul(sin));
     }
 
     /** Moves a fresh view made from another manager's array into {@code m}, so that m's close frees it. */
@@ -307,20 +264,22 @@ public final class RetNetTrainable implements TrainableModel {
     }
 
     /**
-     * {@code RetNetCombine.mean} for members at the same position (no re-basing): kv and scale are the weighted sums
-     * over each group. Row {@code b*groups + i} is member i of group b.
+     * {@code RetNetCombine.mean} for a batch: kv and scale are the weighted sums over each group. Row
+     * {@code b*groups + i} is member i of group b. A {@link TrainState} has one position for every row, so the members
+     * already end at the common position P and {@code RetNetCombine}'s re-basing (a rotation by (P - pos_i)·θ) is
+     * the identity here.
      */
     @Override
     public TrainState mean(TrainState states, int groups, float[] weights) {
         if (weights.length != groups) throw new IllegalArgumentException(groups + " groups but " + weights.length + " weights");
         List<NDArray> out = new ArrayList<>(states.tensors().size());
         for (NDArray kv : states.tensors()) {
-            Shape sh = kv.getShape();                                                         // [B,H,dv,dk]
+            Shape sh = kv.getShape();                                                      // [B,H,dv,dk]
             long b = sh.get(0);
             if (b % groups != 0) throw new IllegalArgumentException("batch " + b + " is not a multiple of groups " + groups);
-            NDArray wts = kv.getManager().create(weights, new Shape(1, groups, 1, 1, 1));     // [1,g,1,1,1]
-            out.add(kv.reshape(b / groups, groups, sh.get(1), sh.get(2), sh.get(3))          // [B/g,g,H,dv,dk]
-                    .mul(wts).sum(new int[] {1}));                                            // [B/g,H,dv,dk]
+            NDArray wts = kv.getManager().create(weights, new Shape(1, groups, 1, 1, 1));  // [1,g,1,1,1]
+            out.add(kv.reshape(b / groups, groups, sh.get(1), sh.get(2), sh.get(3))        // [B/g,g,H,dv,dk]
+                    .mul(wts).sum(new int[] {1}));                                         // [B/g,H,dv,dk]
         }
         double total = 0;
         for (float w : weights) total += w;

@@ -1,4 +1,4 @@
-package io.engram.train;
+package io.engram.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
