@@ -62,7 +62,9 @@ public final class ServedKernels {
         if (buf.length < BLOCK_ROWS * w.in) SCRATCH.set(buf = new float[BLOCK_ROWS * w.in]);
         for (int o = from; o < to; o += BLOCK_ROWS) {
             int n = Math.min(BLOCK_ROWS, to - o);
-            for (int k = 0; k < n; k++) w.rowInto(o + k, buf, k * w.in);
+            for (int k = 0; k < n; k++) {
+                if (!CpuKernels.VECTOR_API || !ServedVectorOps.widenRow(w, o + k, buf, k * w.in)) w.rowInto(o + k, buf, k * w.in);
+            }
             if (CpuKernels.VECTOR_API) {
                 // the block as a [n, in] matrix whose row k is weight row o + k: y columns [o, o+n)
                 ServedVectorOps.f32Block(buf, n, w.in, j.x(), j.xo(), j.y(), j.yo() + o, w.out, j.rows());

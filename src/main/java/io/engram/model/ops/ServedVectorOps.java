@@ -1,5 +1,6 @@
 package io.engram.model.ops;
 
+import io.engram.weights.ServeDtype;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -127,35 +128,40 @@ final class ServedVectorOps {
      * and every input row {@code r < rows}: the block stays in L1 while all input rows pass.
      */
     static void f32Block(float[] buf, int n, int in, float[] x, int xo, float[] y, int yo, int ys, int rows) {
-        int bound = S.loopBound(in);
-        for (int row = 0; row < rows; row++) {
-            int xr = xo + row * in, yr = yo + row * ys;
-            if (n == 4) {
-                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                int i = 0;
-                for (; i < bound; i += L) {
-                    FloatVector xv = FloatVector.fromArray(S, x, xr + i);
-                    a0 = FloatVector.fromArray(S, buf, i).fma(xv, a0);
-                    a1 = FloatVector.fromArray(S, buf, in + i).fma(xv, a1);
-                    a2 = FloatVector.fromArray(S, buf, 2 * in + i).fma(xv, a2);
-                    a3 = FloatVector.fromArray(S, buf, 3 * in + i).fma(xv, a3);
-                }
-                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-                for (; i < in; i++) {
-                    float xi = x[xr + i];
-                    s0 += buf[i] * xi;
-                    s1 += buf[in + i] * xi;
-                    s2 += buf[2 * in + i] * xi;
-                    s3 += buf[3 * in + i] * xi;
-                }
-                y[yr] = s0;
-                y[yr + 1] = s1;
-                y[yr + 2] = s2;
-                y[yr + 3] = s3;
-            } else {
-                for (int k = 0; k < n; k++) y[yr + k] = VectorOps.dot(buf, k * in, x, xr, in);
-            }
+        if (n == 4) {
+            VectorOps.rows4(buf, 0, in, x, xo, y, yo, ys, rows);
+            return;
         }
+        for (int row = 0; row < rows; row++) {
+            for (int k = 0; k < n; k++) y[yo + row * ys + k] = VectorOps.dot(buf, k * in, x, xo + row * in, in);
+        }
+    }
+
+    /**
+     * Weight row {@code o} of a bf16 or int8 matrix as floats into {@code dst[at ..]}, widened in registers (what
+     * {@link ServedMatrix#rowInto} does one value at a time). Returns false where the layout has no vector form
+     * (an int8 group that is not a multiple of the vector length), and then writes nothing.
+     */
+    static boolean widenRow(ServedMatrix w, int o, float[] dst, int at) {
+        int in = w.in;
+        if (w.dtype == ServeDtype.BFLOAT16) {
+            int blocks = in / (2 * L), base = o * w.rowWords;
+            if (w.half != L) return false;
+            for (int b = 0; b < blocks; b++) {
+                IntVector wv = IntVector.fromArray(SI, w.bf16, base + b * L);
+                low(wv).intoArray(dst, at + b * 2 * L);
+                high(wv).intoArray(dst, at + b * 2 * L + L);
+            }
+            for (int i = blocks * 2 * L; i < in; i++) dst[at + i] = w.get(o, i);
+            return true;
+        }
+        int g = w.group;
+        if (w.dtype != ServeDtype.INT8 || g % L != 0) return false;
+        int base = o * in, sb = o * w.groups;
+        for (int k = 0; k < w.groups; k++) {
+            FloatVector s = FloatVector.broadcast(S, w.scales[sb + k]);
+            for (int i = k * g; i < (k + 1) * g; i += L) widen(w.q8, base + i).mul(s).intoArray(dst, at + i);
+        }
+        return true;
     }
 }

@@ -30,44 +30,95 @@ final class VectorOps {
 
     /**
      * {@code y[yo + r*out + o] = W[o,:] . x[xo + r*in ..]} for weight rows {@code [from, to)} and input rows
-     * {@code r < rows}. Four weight rows per pass: each load of x serves four weight streams, and the four rows
-     * stay in L1 while every input row is multiplied, so the weights are read from memory once whatever the
-     * number of rows (which is all a memory-bound product can afford).
+     * {@code r < rows}, four weight rows at a time ({@link #rows4}): the four rows stay in L1 while every input row
+     * is multiplied, so the weights are read from memory once whatever the number of rows.
      */
     static void matVecRows(float[] w, int out, int in, float[] x, int xo, float[] y, int yo, int rows, int from, int to) {
-        int bound = S.loopBound(in);
         int o = from;
-        for (; o + 4 <= to; o += 4) {
-            int r0 = o * in, r1 = r0 + in, r2 = r1 + in, r3 = r2 + in;
-            for (int row = 0; row < rows; row++) {
-                int xr = xo + row * in;
-                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                int i = 0;
-                for (; i < bound; i += L) {
-                    FloatVector xv = FloatVector.fromArray(S, x, xr + i);
-                    a0 = FloatVector.fromArray(S, w, r0 + i).fma(xv, a0);
-                    a1 = FloatVector.fromArray(S, w, r1 + i).fma(xv, a1);
-                    a2 = FloatVector.fromArray(S, w, r2 + i).fma(xv, a2);
-                    a3 = FloatVector.fromArray(S, w, r3 + i).fma(xv, a3);
-                }
-                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-                for (; i < in; i++) {
-                    float xi = x[xr + i];
-                    s0 += w[r0 + i] * xi;
-                    s1 += w[r1 + i] * xi;
-                    s2 += w[r2 + i] * xi;
-                    s3 += w[r3 + i] * xi;
-                }
-                int yr = yo + row * out + o;
-                y[yr] = s0;
-                y[yr + 1] = s1;
-                y[yr + 2] = s2;
-                y[yr + 3] = s3;
-            }
-        }
+        for (; o + 4 <= to; o += 4) rows4(w, o * in, in, x, xo, y, yo + o, out, rows);
         for (; o < to; o++) {
             for (int row = 0; row < rows; row++) y[yo + row * out + o] = dot(w, o * in, x, xo + row * in, in);
+        }
+    }
+
+    /**
+     * The micro-kernel of the batched products: {@code y[yo + r*ys + k] = w[wo + k*in ..] . x[xo + r*in ..]} for the
+     * four weight rows {@code k < 4} and every input row {@code r < rows}. Input rows go two at a time, so one pass
+     * keeps eight independent accumulators (four weight rows × two input rows): enough to hide the FMA latency on
+     * both FMA ports, with six loads per eight FMAs where one input row at a time has four chains and five loads
+     * per four FMAs.
+     */
+    static void rows4(float[] w, int wo, int in, float[] x, int xo, float[] y, int yo, int ys, int rows) {
+        int bound = S.loopBound(in);
+        int w0 = wo, w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;
+        int row = 0;
+        for (; row + 2 <= rows; row += 2) {
+            int xa = xo + row * in, xb = xa + in;
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            int i = 0;
+            for (; i < bound; i += L) {
+                FloatVector va = FloatVector.fromArray(S, x, xa + i), vb = FloatVector.fromArray(S, x, xb + i);
+                FloatVector u0 = FloatVector.fromArray(S, w, w0 + i), u1 = FloatVector.fromArray(S, w, w1 + i);
+                a0 = u0.fma(va, a0);
+                b0 = u0.fma(vb, b0);
+                a1 = u1.fma(va, a1);
+                b1 = u1.fma(vb, b1);
+                FloatVector u2 = FloatVector.fromArray(S, w, w2 + i), u3 = FloatVector.fromArray(S, w, w3 + i);
+                a2 = u2.fma(va, a2);
+                b2 = u2.fma(vb, b2);
+                a3 = u3.fma(va, a3);
+                b3 = u3.fma(vb, b3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            float t0 = b0.reduceLanes(VectorOperators.ADD), t1 = b1.reduceLanes(VectorOperators.ADD);
+            float t2 = b2.reduceLanes(VectorOperators.ADD), t3 = b3.reduceLanes(VectorOperators.ADD);
+            for (; i < in; i++) {
+                float xi = x[xa + i], xj = x[xb + i];
+                s0 += w[w0 + i] * xi;
+                s1 += w[w1 + i] * xi;
+                s2 += w[w2 + i] * xi;
+                s3 += w[w3 + i] * xi;
+                t0 += w[w0 + i] * xj;
+                t1 += w[w1 + i] * xj;
+                t2 += w[w2 + i] * xj;
+                t3 += w[w3 + i] * xj;
+            }
+            int ya = yo + row * ys, yb = ya + ys;
+            y[ya] = s0;
+            y[ya + 1] = s1;
+            y[ya + 2] = s2;
+            y[ya + 3] = s3;
+            y[yb] = t0;
+            y[yb + 1] = t1;
+            y[yb + 2] = t2;
+            y[yb + 3] = t3;
+        }
+        if (row < rows) {                                       // an odd last input row: four chains
+            int xr = xo + row * in;
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (; i < bound; i += L) {
+                FloatVector xv = FloatVector.fromArray(S, x, xr + i);
+                a0 = FloatVector.fromArray(S, w, w0 + i).fma(xv, a0);
+                a1 = FloatVector.fromArray(S, w, w1 + i).fma(xv, a1);
+                a2 = FloatVector.fromArray(S, w, w2 + i).fma(xv, a2);
+                a3 = FloatVector.fromArray(S, w, w3 + i).fma(xv, a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (; i < in; i++) {
+                float xi = x[xr + i];
+                s0 += w[w0 + i] * xi;
+                s1 += w[w1 + i] * xi;
+                s2 += w[w2 + i] * xi;
+                s3 += w[w3 + i] * xi;
+            }
+            int yr = yo + row * ys;
+            y[yr] = s0;
+            y[yr + 1] = s1;
+            y[yr + 2] = s2;
+            y[yr + 3] = s3;
         }
     }
 

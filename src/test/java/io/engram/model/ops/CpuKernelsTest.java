@@ -24,7 +24,7 @@ class CpuKernelsTest {
     @Test
     void matVecsOfSeveralRowsAndJobsEqualTheDefinition() {
         int[][] shapes = {{1, 1}, {3, 5}, {37, 19}, {768, 64}, {130, 771}};
-        for (int rows : new int[] {1, 2, 5, 8}) {
+        for (int rows : new int[] {1, 2, 3, 5, 8, 16, 17}) {
             MatVec[] jobs = new MatVec[shapes.length];
             for (int s = 0; s < shapes.length; s++) {
                 int out = shapes[s][0], in = shapes[s][1];

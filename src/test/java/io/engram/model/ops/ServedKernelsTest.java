@@ -22,7 +22,10 @@ class ServedKernelsTest {
             "float32, 37, 768, 1", "bfloat16, 37, 768, 1", "int8, 37, 768, 1",
             "bfloat16, 37, 768, 5", "int8, 37, 768, 5", "float32, 37, 768, 5",
             "bfloat16, 9, 100, 1", "int8, 9, 100, 1", "bfloat16, 6, 100, 3", "int8, 6, 192, 3",
-            "bfloat16, 130, 64, 1", "int8, 130, 64, 2"})
+            "bfloat16, 130, 64, 1", "int8, 130, 64, 2",
+            // batched decode: input rows in pairs plus an odd one, vector-widened blocks, tails narrower than a vector
+            "float32, 37, 768, 16", "bfloat16, 37, 768, 17", "int8, 37, 768, 16", "float32, 9, 100, 3",
+            "bfloat16, 9, 100, 4", "int8, 130, 64, 7", "int8, 6, 192, 17"})
     void productMatchesTheDequantizedMatrix(String dtype, int out, int in, int rows) {
         Random rnd = new Random(out * 31 + in);
         float[] w = gaussian(rnd, out * in, 0.05f);
