@@ -33,7 +33,7 @@ public final class Rwkv7Model implements LanguageModel {
      * multiplies with its Java kernels, which read each weight once for all rows; longer chunks go to DJL, whose
      * products only pay off once they are compute-bound.
      */
-    static final int HOST_ROWS = 8;
+    static final int HOST_ROWS = Integer.getInteger("engram.cpu.host-rows", 16);
 
     private final Rwkv7Config cfg;
     private final ServeDtype serveDtype;

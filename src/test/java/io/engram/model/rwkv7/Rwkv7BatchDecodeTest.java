@@ -34,8 +34,9 @@ class Rwkv7BatchDecodeTest {
     void widerRandomCheckpoint() throws Exception {
         DemoModel.write(tmp, Rwkv7Config.of(2, 128, 32, 512, 256, 8, 8, 4, 16), 3);
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"));
-             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 16, true)) {
-            check(m, 9);
+             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 32, true)) {
+            check(m, 9);                                   // the Java kernels' rows (<= Rwkv7Model.HOST_ROWS)
+            check(m, Rwkv7Model.HOST_ROWS + 4);            // beyond: DJL's batched products
         }
     }
 
