@@ -77,14 +77,33 @@ final class GenerationSequence extends Sequence {
         return true;
     }
 
+    /** The token {@link #prepareNext()} chose for the current logits, or the failure it met; consumed by next(). */
+    private SampledToken prepared;
+    private RuntimeException prepareFailure;
+
+    @Override
+    protected void prepareNext() {
+        if (sink.cancelled()) return;
+        try {
+            prepared = sampler.sample(logits);
+        } catch (RuntimeException e) {
+            prepareFailure = e;
+        }
+    }
+
     @Override
     protected int next() {
+        SampledToken t = prepared;
+        RuntimeException failure = prepareFailure;
+        prepared = null;
+        prepareFailure = null;
         if (sink.cancelled()) {
             abort("cancelled");
             return -1;
         }
+        if (failure != null) throw failure;
         if (prefilledNanos == 0) prefilledNanos = System.nanoTime();
-        SampledToken t = sampler.sample(logits);
+        if (t == null) t = sampler.sample(logits);
         sampler.accept(t.token());
         if (mixture != null) mixture.observe(t.token());   // the posterior after this token
         tokens.add(t.token());

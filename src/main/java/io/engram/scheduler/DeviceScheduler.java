@@ -6,6 +6,7 @@ import io.engram.error.ProblemType;
 import io.engram.metrics.EngramMetrics;
 import io.engram.model.LanguageModel;
 import io.engram.model.ModelState;
+import io.engram.model.ops.CpuTeam;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
@@ -30,7 +31,8 @@ import org.springframework.stereotype.Component;
  *   <li>reads input for sequences still reading (chunked prefill): short prompts whole, then one chunk of the
  *       oldest long input. While others decode, the budget is sized to take about as long as a decode step,
  *       which keeps every stream's time between tokens bounded while a long document is primed;</li>
- *   <li>samples one token for every decoding sequence and reads them all in one batched step.</li>
+ *   <li>samples one token for every decoding sequence (the sampling itself in parallel on the CPU team, then each
+ *       sequence emits its token in turn) and reads them all in one batched step.</li>
  * </ol>
  * Waiting requests beyond {@code max-queued} are refused with 429 and Retry-After.
  */
@@ -141,6 +143,8 @@ public class DeviceScheduler implements DisposableBean {
         return n;
     }
 
+    /** While others decode, one iteration's prefill takes about this many decode steps' time. */
+    static final double PREFILL_SHARE = 1.0;
     /** Prompts at most this long are read whole in one iteration, ahead of a long document's next chunk. */
     private static final int SHORT_PREFILL = 64;
     /**
@@ -164,8 +168,9 @@ public class DeviceScheduler implements DisposableBean {
         if (reading.isEmpty()) return;
         int budget = chunkTokens;
         if (othersDecode && decodeStepMs > 0) {
-            // about one decode step's worth of prefill, so streams keep their pace
-            budget = (int) Math.max(8, Math.min(chunkTokens, 1.5 * decodeStepMs / prefillMsPerToken));
+            // about one decode step's worth of prefill, so streams keep their pace: an iteration then takes about
+            // two steps, which bounds the time between tokens under a long prime at about twice the time alone
+            budget = (int) Math.max(8, Math.min(chunkTokens, PREFILL_SHARE * decodeStepMs / prefillMsPerToken));
         }
         for (Sequence s : reading) {
             if (s.remaining() <= SHORT_PREFILL && (budget >= s.remaining() || s == reading.get(0))) {
@@ -201,6 +206,12 @@ public class DeviceScheduler implements DisposableBean {
     }
 
     private void decodeStep() {
+        // sampling is per sequence and independent: choose every decoding sequence's token in parallel first
+        List<Sequence> deciding = new ArrayList<>(active.size());
+        for (Sequence s : active) if (s.prefilled()) deciding.add(s);
+        CpuTeam.forRange(deciding.size(), 1, (from, to) -> {
+            for (int i = from; i < to; i++) deciding.get(i).prepareNext();
+        });
         Map<LanguageModel, List<Sequence>> byModel = new IdentityHashMap<>();
         for (Sequence s : new ArrayList<>(active)) {
             int token;
