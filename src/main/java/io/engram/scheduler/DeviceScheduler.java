@@ -143,8 +143,12 @@ public class DeviceScheduler implements DisposableBean {
         return n;
     }
 
-    /** While others decode, one iteration's prefill takes about this many decode steps' time. */
-    static final double PREFILL_SHARE = 1.0;
+    /**
+     * While others decode, one iteration's prefill takes about this many decode steps' time. Measured under an
+     * 8k-token prime (docs/PERFORMANCE.md): 1.5, 1.0 and 0.5 gave a single stream's ITL p99 at 3.0x, 2.4x and 2.3x
+     * its p99 alone; below one step a chunk's own fixed cost (at least 8 tokens, native calls) dominates.
+     */
+    static final double PREFILL_SHARE = 0.5;
     /** Prompts at most this long are read whole in one iteration, ahead of a long document's next chunk. */
     private static final int SHORT_PREFILL = 64;
     /**
@@ -168,8 +172,7 @@ public class DeviceScheduler implements DisposableBean {
         if (reading.isEmpty()) return;
         int budget = chunkTokens;
         if (othersDecode && decodeStepMs > 0) {
-            // about one decode step's worth of prefill, so streams keep their pace: an iteration then takes about
-            // two steps, which bounds the time between tokens under a long prime at about twice the time alone
+            // about half a decode step's worth of prefill, so streams keep their pace while a long document is read
             budget = (int) Math.max(8, Math.min(chunkTokens, PREFILL_SHARE * decodeStepMs / prefillMsPerToken));
         }
         for (Sequence s : reading) {
