@@ -175,8 +175,7 @@ public final class Rwkv7Schema {
             put(t, block(i, ATT_K_A), uniform(rnd, c, 0.5, 1.0), 1, 1, c);
             put(t, block(i, ATT_R_K), normal(rnd, c, 0.1), h, cfg.headSize());
             double sc = 1.0 / Math.sqrt(c);
-            for (String m : new String[] {ATT_RECEPTANCE, ATT_KEY, ATT_VALUE,
-                    ATT_OUTPUT}) {
+            for (String m : new String[] {ATT_RECEPTANCE, ATT_KEY, ATT_VALUE, ATT_OUTPUT}) {
                 put(t, block(i, m), normal(rnd, (long) c * c, sc), c, c);
             }
             put(t, block(i, ATT_LN_X_WEIGHT), fill(c, 1f), c);
@@ -188,7 +187,6 @@ public final class Rwkv7Schema {
         put(t, LN_OUT_WEIGHT, fill(c, 1f), c);
         put(t, LN_OUT_BIAS, fill(c, 0f), c);
         put(t, HEAD, normal(rnd, (long) v * c, 1.0 / Math.sqrt(c)), v, c);
-
         return t;
     }
 
