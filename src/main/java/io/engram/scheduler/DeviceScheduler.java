@@ -146,7 +146,8 @@ public class DeviceScheduler implements DisposableBean {
     /**
      * While others decode, one iteration's prefill takes about this many decode steps' time. Measured under an
      * 8k-token prime (docs/PERFORMANCE.md): 1.5, 1.0 and 0.5 gave a single stream's ITL p99 at 3.0x, 2.4x and 2.3x
-     * its p99 alone; below one step a chunk's own fixed cost (at least 8 tokens, native calls) dominates.
+     * its p99 alone: a chunk is its own pass over the weights, which costs at least a decode step whatever its
+     * budget, so below one step the share mostly slows the prime.
      */
     static final double PREFILL_SHARE = 0.5;
     /** Prompts at most this long are read whole in one iteration, ahead of a long document's next chunk. */
