@@ -29,8 +29,9 @@ import org.springframework.stereotype.Component;
  *   <li>admits waiting sequences, first come first served, up to {@code max-running};</li>
  *   <li>drops sequences whose client went away or whose deadline passed;</li>
  *   <li>reads input for sequences still reading (chunked prefill): short prompts whole, then one chunk of the
- *       oldest long input. While others decode, the budget is sized to take about as long as a decode step,
- *       which keeps every stream's time between tokens bounded while a long document is primed;</li>
+ *       oldest long input. While others decode, the budget is sized to take about half a decode step
+ *       ({@link #PREFILL_SHARE}), which keeps every stream's time between tokens bounded while a long document is
+ *       primed;</li>
  *   <li>samples one token for every decoding sequence (the sampling itself in parallel on the CPU team, then each
  *       sequence emits its token in turn) and reads them all in one batched step.</li>
  * </ol>

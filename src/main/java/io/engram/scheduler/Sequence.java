@@ -77,14 +77,14 @@ public abstract class Sequence {
     /**
      * The compute-only part of choosing the next token (sampling over the vocabulary), done before {@link #next()}:
      * the scheduler runs it for every decoding sequence of a step at once, in parallel on the CPU team. It may read
-     * {@link #logits} and write this sequence's own fields only: no sink, no shared state, no exception (keep a
-     * failure for {@code next()} to throw). The default does nothing, and {@code next()} does all the work.
+     * {@link #logits} and write this sequence's own fields only: nothing is emitted, no shared state is touched,
+     * nothing is thrown (a failure is kept for {@code next()} to throw). The default does nothing, and {@code next()} does all the work.
      */
     protected void prepareNext() {}
 
     /**
-     * Samples the next token from {@link #logits} (or takes what {@link #prepareNext()} chose) and emits it. Returns the token to read next, or -1 when the
-     * sequence is finished and must leave the batch.
+     * Samples the next token from {@link #logits} (or takes what {@link #prepareNext()} chose) and emits it.
+     * Returns the token to read next, or -1 when the sequence is finished and must leave the batch.
      */
     protected abstract int next();
 
