@@ -40,24 +40,12 @@ class TensorNamesTest {
 
     @Test
     void rwkv7NamesLiveOnlyInRwkv7Schema() throws Exception {
-        List<String> names = constants(Rwkv7Schema.class);
-        names.add("blocks.");
-        assertThat(names).hasSizeGreaterThan(35);
-        for (String name : names) {
-            assertThat(filesQuoting(name)).as("main files quoting \"%s\"", name)
-                    .containsExactly(MAIN.resolve("io/engram/model/rwkv7/Rwkv7Schema.java"));
-        }
+        assertQuotedOnlyInSchema(Rwkv7Schema.class, "blocks.", 35);
     }
 
     @Test
     void retNetNamesLiveOnlyInRetNetSchema() throws Exception {
-        List<String> names = constants(RetNetSchema.class);
-        names.add("layers.");
-        assertThat(names).hasSizeGreaterThan(15);
-        for (String name : names) {
-            assertThat(filesQuoting(name)).as("main files quoting \"%s\"", name)
-                    .containsExactly(MAIN.resolve("io/engram/model/retnet/RetNetSchema.java"));
-        }
+        assertQuotedOnlyInSchema(RetNetSchema.class, "layers.", 15);
     }
 
     @Test
@@ -66,6 +54,20 @@ class TensorNamesTest {
         assertThat(Rwkv7Schema.all(2)).doesNotHaveDuplicates().hasSize(1 + 32 + 33 + 3);
         assertThat(RetNetSchema.all(2, true)).doesNotHaveDuplicates().hasSize(2 + 2 * 10 + 2 + 2);
         assertThat(RetNetSchema.all(2, false)).doesNotContain(RetNetSchema.EMBED_NORM);
+    }
+
+    /**
+     * Every String constant of {@code schema} (more than {@code atLeast} of them), and its per-layer {@code prefix},
+     * is quoted in the schema's own source file and in no other main file.
+     */
+    private static void assertQuotedOnlyInSchema(Class<?> schema, String prefix, int atLeast) throws Exception {
+        List<String> names = constants(schema);
+        names.add(prefix);
+        assertThat(names).hasSizeGreaterThan(atLeast);
+        Path home = MAIN.resolve(schema.getName().replace('.', '/') + ".java");
+        for (String name : names) {
+            assertThat(filesQuoting(name)).as("main files quoting \"%s\"", name).containsExactly(home);
+        }
     }
 
     /** The values of {@code schema}'s public static String constants. */
