@@ -5,6 +5,7 @@ import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -26,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
+import java.util.function.ToDoubleFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -51,8 +53,21 @@ public final class Soak {
      */
     public record Options(long requests, long seconds, int concurrency, long seed) {}
 
-    /** One sample: requests done so far, resident bytes, server threads. */
-    public record Sample(long elapsedMs, long requests, double rssBytes, int threads) {}
+    /**
+     * One sample: requests done so far, resident bytes, the Java heap's committed bytes (part of the resident set,
+     * grown and shrunk by the collector, so a leak check subtracts it), server threads.
+     */
+    public record Sample(long elapsedMs, long requests, double rssBytes, double heapCommittedBytes, int threads) {
+
+        /**
+         * Resident bytes outside the Java heap: native tensors, allocator arenas, thread stacks, metaspace. Exact when
+         * committed heap pages are resident ({@code -XX:+AlwaysPreTouch}, as the test JVM runs); otherwise heap pages
+         * committed but not yet touched make it an underestimate that grows as they are touched.
+         */
+        public double offHeapBytes() {
+            return rssBytes - heapCommittedBytes;
+        }
+    }
 
     /**
      * The outcome.
@@ -61,10 +76,15 @@ public final class Soak {
      *                    deliberate disconnects)
      * @param violations  5xx other than 429/503 with Retry-After, 429/503 without it, streams that ended in an
      *                    internal error, client I/O failures: at most 20 examples
+     * @param threadsWarm the most server threads seen in the first half of the run (pools at their working size)
+     * @param offHeapMid  resident bytes outside the Java heap around the half-way point (median of 5 samples)
+     * @param liveHeapStart Java heap in use after a full collection, before the warm-up run
+     * @param liveHeapEnd   the same after it
      */
     public record Report(long requests, double seconds, Map<String, Long> byStatus, long violationCount,
-                         List<String> violations, int threadsStart, int threadsEnd, int threadsPeak,
-                         double rssStart, double rssMid, double rssEnd, double rssPeak, int runningAfter,
+                         List<String> violations, int threadsStart, int threadsWarm, int threadsEnd, int threadsPeak,
+                         double rssStart, double rssMid, double rssEnd, double rssPeak, double offHeapMid,
+                         double offHeapEnd, double liveHeapStart, double liveHeapEnd, int runningAfter,
                          int waitingAfter, Map<String, Integer> threadsGained, List<Sample> samples) {
 
         /** RSS growth over the last half of the run: the end minus the half-way point. */
@@ -72,14 +92,36 @@ public final class Soak {
             return rssEnd - rssMid;
         }
 
+        /**
+         * Growth of the resident bytes outside the Java heap over the last half: where a native leak (an NDArray
+         * outside its scope, a thread per request) shows, without the collector's heap resizing in it.
+         */
+        public double offHeapGrowthLastHalf() {
+            return offHeapEnd - offHeapMid;
+        }
+
+        /** Growth of the live Java heap (after a full collection) over the whole measured run. */
+        public double liveHeapGrowth() {
+            return liveHeapEnd - liveHeapStart;
+        }
+
+        /** Server threads at the end above the first half's peak: a leak per request keeps adding to them. */
+        public int threadsGainedLastHalf() {
+            return threadsEnd - threadsWarm;
+        }
+
         @Override
         public String toString() {
             return String.format("requests %d in %.0f s (%.0f/s); by status %s; violations %d%s; threads start %d end %d peak %d; "
-                            + "RSS start %.0f MiB, mid %.0f MiB, end %.0f MiB, peak %.0f MiB, growth over last half %+.1f MiB; "
-                            + "after: running %d, waiting %d; threads gained by name %s",
+                            + "first-half peak %d; "
+                            + "RSS start %.0f MiB, mid %.0f MiB, end %.0f MiB, peak %.0f MiB, growth over last half %+.1f MiB "
+                            + "(off-heap %+.1f MiB, off-heap mid %.0f end %.0f MiB); live heap after GC start %.0f end %.0f MiB "
+                            + "(%+.1f MiB); after: running %d, waiting %d; threads gained by name %s",
                     requests, seconds, requests / seconds, byStatus, violationCount, violations.isEmpty() ? "" : " " + violations,
-                    threadsStart, threadsEnd, threadsPeak, rssStart / MIB, rssMid / MIB, rssEnd / MIB, rssPeak / MIB,
-                    rssGrowthLastHalf() / MIB, runningAfter, waitingAfter, threadsGained);
+                    threadsStart, threadsEnd, threadsPeak, threadsWarm, rssStart / MIB, rssMid / MIB, rssEnd / MIB,
+                    rssPeak / MIB, rssGrowthLastHalf() / MIB, offHeapGrowthLastHalf() / MIB, offHeapMid / MIB,
+                    offHeapEnd / MIB, liveHeapStart / MIB, liveHeapEnd / MIB, liveHeapGrowth() / MIB, runningAfter,
+                    waitingAfter, threadsGained);
         }
     }
 
@@ -112,6 +154,7 @@ public final class Soak {
 
     /** A short run of the same mix (pools reach their working size), then the measured run. */
     public Report run(Options o) throws Exception {
+        double liveHeapStart = liveHeapAfterGc();      // before the warm-up: the collection may uncommit heap, which the warm-up commits again
         drive(new Options(Math.max(100, o.requests() / 50), 0, o.concurrency(), o.seed() + 1), null);
         awaitIdle();
         byStatus.clear();
@@ -129,22 +172,41 @@ public final class Soak {
         Map<String, Integer> gained = threadNames();
         namesStart.forEach((k, v) -> gained.merge(k, -v, Integer::sum));
         gained.values().removeIf(v -> v == 0);
-        double rssEnd = memory.residentBytes();
-        samples.add(new Sample((System.nanoTime() - t0) / 1_000_000, done, rssEnd, threadsEnd));
-        double rssMid = rssAtHalf(samples, done);
+        Sample end = sample(t0, done, threadsEnd);
+        samples.add(end);
+        double rssMid = atHalf(samples, done, Sample::rssBytes);
+        double offHeapMid = atHalf(samples, done, Sample::offHeapBytes);
+        int warm = samples.stream().filter(x -> x.requests() <= done / 2).mapToInt(Sample::threads).max().orElse(threadsStart);
         int peak = samples.stream().mapToInt(Sample::threads).max().orElse(threadsEnd);
-        double rssPeak = samples.stream().mapToDouble(Sample::rssBytes).max().orElse(rssEnd);
+        double rssPeak = samples.stream().mapToDouble(Sample::rssBytes).max().orElse(end.rssBytes());
+        double liveHeapEnd = liveHeapAfterGc();
         Map<String, Long> statuses = new TreeMap<>();
         byStatus.forEach((k, v) -> statuses.put(k, v.get()));
-        return new Report(done, seconds, statuses, violationCount.get(), List.copyOf(violations), threadsStart, threadsEnd,
-                peak, rssStart, rssMid, rssEnd, rssPeak, running.getAsInt(), waiting.getAsInt(), gained, List.copyOf(samples));
+        return new Report(done, seconds, statuses, violationCount.get(), List.copyOf(violations), threadsStart, warm,
+                threadsEnd, peak, rssStart, rssMid, end.rssBytes(), rssPeak, offHeapMid, end.offHeapBytes(), liveHeapStart,
+                liveHeapEnd, running.getAsInt(), waiting.getAsInt(), gained, List.copyOf(samples));
     }
 
-    /** The median RSS of the samples taken around the half-way request count. */
-    private static double rssAtHalf(List<Sample> samples, long done) {
+    private Sample sample(long t0, long requests, int threads) {
+        return new Sample((System.nanoTime() - t0) / 1_000_000, requests, memory.residentBytes(),
+                ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted(), threads);
+    }
+
+    /**
+     * Java heap in use after a full collection; a second one collects what the first made unreachable through
+     * cleaners (the NDArray and direct-buffer cleaners run in between).
+     */
+    private static double liveHeapAfterGc() {
+        System.gc();
+        System.gc();
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+
+    /** The median of {@code value} over the samples taken around the half-way request count. */
+    private static double atHalf(List<Sample> samples, long done, ToDoubleFunction<Sample> value) {
         List<Sample> s = new ArrayList<>(samples);
         s.sort((a, b) -> Long.compare(Math.abs(a.requests() - done / 2), Math.abs(b.requests() - done / 2)));
-        double[] near = s.stream().limit(5).mapToDouble(Sample::rssBytes).sorted().toArray();
+        double[] near = s.stream().limit(5).mapToDouble(value).sorted().toArray();
         return near.length == 0 ? Double.NaN : near[near.length / 2];
     }
 
@@ -190,7 +252,7 @@ public final class Soak {
             sampler = new Thread(() -> {
                 try {
                     while (!Thread.currentThread().isInterrupted()) {
-                        samples.add(new Sample((System.nanoTime() - t0) / 1_000_000, count.get(), memory.residentBytes(), serverThreads()));
+                        samples.add(sample(t0, count.get(), serverThreads()));
                         Thread.sleep(250);
                     }
                 } catch (InterruptedException e) {
@@ -420,8 +482,8 @@ public final class Soak {
             for (Sample x : r.samples()) {
                 if (x.elapsedMs() / 60_000 != minute) {
                     minute = x.elapsedMs() / 60_000;
-                    System.out.printf("  t=%4d s  requests %8d  RSS %6.0f MiB  threads %d%n", x.elapsedMs() / 1000, x.requests(),
-                            x.rssBytes() / MIB, x.threads());
+                    System.out.printf("  t=%4d s  requests %8d  RSS %6.0f MiB  off-heap %6.0f MiB  threads %d%n",
+                            x.elapsedMs() / 1000, x.requests(), x.rssBytes() / MIB, x.offHeapBytes() / MIB, x.threads());
                 }
             }
             System.out.println("soak: " + r);

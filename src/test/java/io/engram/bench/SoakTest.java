@@ -15,18 +15,30 @@ import org.junit.jupiter.api.Test;
  * deliberately small, so a share of them is refused. Bounded by the request count (about a minute on 2 cores with
  * the oracle model), with a 10-minute cap so a stuck server fails the test instead of hanging CI.
  *
- * <p>What must hold after it: the server's platform threads are back to their count at the start within
- * {@link #THREAD_SLACK} (pools may keep a few idle threads; a leak of one per refused stream would be hundreds), no
- * sequence is left running or waiting, the resident set grows by less than {@link #RSS_GROWTH_BOUND} over the last
- * half of the run, and there is no 5xx other than 503 with Retry-After (429s carry it too), no internal error
- * inside a stream, no client I/O failure.
+ * <p>What must hold after it: the server's platform threads at the end are within {@link #THREAD_SLACK} of the
+ * most seen in the first half (cached pools grow to the load's working size and keep idle threads for a minute; a
+ * leak of one per refused stream would add dozens over the second half), no sequence is left running or waiting,
+ * the resident set outside the Java heap grows by less than {@link #OFF_HEAP_GROWTH_BOUND} over the last half of
+ * the run, the live Java heap after a full collection by less than {@link #LIVE_HEAP_GROWTH_BOUND} over the whole
+ * run, and there is no 5xx other than 503 with Retry-After (429s carry it too), no internal error inside a stream,
+ * no client I/O failure.
+ *
+ * <p>Why RSS is split: in {@code mvn verify} this test shares its JVM with the others, and the collector may grow the
+ * committed heap by a hundred MiB in the soak's allocation churn (RSS +124 MiB over the last half in one CI run),
+ * which says nothing about a leak. Native memory (tensors outside their scope, allocator arenas, thread stacks) is
+ * the resident set less the committed heap; Java objects kept by mistake are the live heap after a collection.
  */
 class SoakTest {
 
-    /** Threads the server may hold above or below its starting count: idle pooled threads come and go. */
+    /** Threads the server may hold above the first half's peak at the end: idle pooled threads come and go. */
     static final int THREAD_SLACK = 8;
-    /** RSS growth allowed between the half-way point and the end (heap settling, allocator arenas). */
-    static final double RSS_GROWTH_BOUND = 96 * 1024.0 * 1024.0;
+    /** Off-heap resident growth allowed between the half-way point and the end (allocator arenas settling). */
+    static final double OFF_HEAP_GROWTH_BOUND = 64 * 1024.0 * 1024.0;
+    /**
+     * Live-heap growth allowed over the run: the bounded caches (the 8 MiB memory store, tokenizer and metric
+     * registries) fill; a leak of 10 KiB per request would be 100 MiB.
+     */
+    static final double LIVE_HEAP_GROWTH_BOUND = 48 * 1024.0 * 1024.0;
 
     @Test
     void tenThousandMixedRequestsLeaveNothingBehind() throws Exception {
@@ -49,8 +61,9 @@ class SoakTest {
             assertTrue(r.byStatus().getOrDefault("400", 0L) > 0, "bad input was answered 400: " + r);
             assertEquals(0, r.runningAfter(), "no sequence left running: " + r);
             assertEquals(0, r.waitingAfter(), "no sequence left waiting: " + r);
-            assertTrue(Math.abs(r.threadsEnd() - r.threadsStart()) <= THREAD_SLACK, "threads back to the start: " + r);
-            assertTrue(r.rssGrowthLastHalf() < RSS_GROWTH_BOUND, "RSS growth over the last half: " + r);
+            assertTrue(r.threadsGainedLastHalf() <= THREAD_SLACK, "threads at the end within the first half's peak: " + r);
+            assertTrue(r.offHeapGrowthLastHalf() < OFF_HEAP_GROWTH_BOUND, "off-heap RSS growth over the last half: " + r);
+            assertTrue(r.liveHeapGrowth() < LIVE_HEAP_GROWTH_BOUND, "live heap growth over the run: " + r);
         }
     }
 }
