@@ -78,7 +78,12 @@ final class SseStream {
             }
         } catch (IOException | IllegalStateException e) {
             gone.set(true);
-            emitter.completeWithError(e);
+            try {
+                emitter.completeWithError(e);
+            } catch (IllegalStateException over) {
+                // the container already ended the response (the client went away and its error callback ran):
+                // nothing is left to complete, and an exception here would kill this pooled writer thread
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
