@@ -75,7 +75,7 @@ public final class Soak {
      * @param byStatus    responses by HTTP status (and {@code "io"} for client-side failures other than the
      *                    deliberate disconnects)
      * @param violations  5xx other than 429/503 with Retry-After, 429/503 without it, streams that ended in an
-     *                    internal error, client I/O failures: at most 20 examples
+     *                    internal error, client I/O failures, exceptions that killed a thread: at most 20 examples
      * @param threadsWarm the most server threads seen in the first half of the run (pools at their working size)
      * @param offHeapMid  resident bytes outside the Java heap around the half-way point (median of 5 samples)
      * @param liveHeapStart Java heap in use after a full collection, before the warm-up run
@@ -154,8 +154,21 @@ public final class Soak {
 
     /** A short run of the same mix (pools reach their working size), then the measured run. */
     public Report run(Options o) throws Exception {
+        Thread.UncaughtExceptionHandler before = Thread.getDefaultUncaughtExceptionHandler();
+        // a server thread that dies of an exception is a defect (its pool replaces it, so thread counts miss it)
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> violation("uncaught", t.getName().replaceAll("[0-9]+", "#")
+                + ": " + e));
+        try {
+            return measure(o);
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(before);
+        }
+    }
+
+    private Report measure(Options o) throws Exception {
         double liveHeapStart = liveHeapAfterGc();      // before the warm-up: the collection may uncommit heap, which the warm-up commits again
-        drive(new Options(Math.max(100, o.requests() / 50), 0, o.concurrency(), o.seed() + 1), null);
+        // 2% of the requests, at most 2,000: a time-bounded run (requests unbounded) must not warm up forever
+        drive(new Options(Math.max(100, Math.min(o.requests() / 50, 2_000)), 0, o.concurrency(), o.seed() + 1), null);
         awaitIdle();
         byStatus.clear();
         violations.clear();
