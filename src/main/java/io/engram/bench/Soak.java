@@ -205,10 +205,7 @@ public final class Soak {
                 ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted(), threads);
     }
 
-    /**
-     * Java heap in use after a full collection; a second one collects what the first made unreachable through
-     * cleaners (the NDArray and direct-buffer cleaners run in between).
-     */
+    /** Java heap in use after a full collection (run twice, so objects held only by cleaners are gone too). */
     private static double liveHeapAfterGc() {
         System.gc();
         System.gc();

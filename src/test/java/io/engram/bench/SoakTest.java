@@ -23,10 +23,11 @@ import org.junit.jupiter.api.Test;
  * run, and there is no 5xx other than 503 with Retry-After (429s carry it too), no internal error inside a stream,
  * no client I/O failure, no server thread killed by an exception.
  *
- * <p>Why RSS is split: in {@code mvn verify} this test shares its JVM with the others, and the collector may grow the
- * committed heap by a hundred MiB in the soak's allocation churn (RSS +124 MiB over the last half in one CI run),
- * which says nothing about a leak. Native memory (tensors outside their scope, allocator arenas, thread stacks) is
- * the resident set less the committed heap; Java objects kept by mistake are the live heap after a collection.
+ * <p>Why RSS is split: in {@code mvn verify} this test shares its JVM with the others, and heap pages the collector
+ * commits are first touched during the soak (RSS +124 MiB over the last half in one CI run), which says nothing
+ * about a leak. Native memory (tensors outside their scope, allocator arenas, thread stacks) is the resident set
+ * less the committed heap, exact because the surefire JVM pre-touches its heap ({@code -XX:+AlwaysPreTouch} in
+ * pom.xml); Java objects kept by mistake are the live heap after a collection.
  */
 class SoakTest {
 
