@@ -166,7 +166,8 @@ public final class Soak {
     }
 
     private Report measure(Options o) throws Exception {
-        double liveHeapStart = liveHeapAfterGc();      // before the warm-up: the collection may uncommit heap, which the warm-up commits again
+        // before the warm-up: the collection may uncommit heap pages, which the warm-up then commits again
+        double liveHeapStart = liveHeapAfterGc();
         // 2% of the requests, at most 2,000: a time-bounded run (requests unbounded) must not warm up forever
         drive(new Options(Math.max(100, Math.min(o.requests() / 50, 2_000)), 0, o.concurrency(), o.seed() + 1), null);
         awaitIdle();

@@ -78,7 +78,8 @@ public abstract class Sequence {
      * The compute-only part of choosing the next token (sampling over the vocabulary), done before {@link #next()}:
      * the scheduler runs it for every decoding sequence of a step at once, in parallel on the CPU team. It may read
      * {@link #logits} and write this sequence's own fields only: nothing is emitted, no shared state is touched,
-     * nothing is thrown (a failure is kept for {@code next()} to throw). The default does nothing, and {@code next()} does all the work.
+     * nothing is thrown (a failure is kept for {@code next()} to throw). The default does nothing, and
+     * {@code next()} does all the work.
      */
     protected void prepareNext() {}
 
