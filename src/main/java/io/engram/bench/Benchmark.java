@@ -25,7 +25,7 @@ import org.springframework.context.ConfigurableApplicationContext;
 /**
  * {@code java -jar engram.jar bench [--model DIR | --random-0.1b] [--runs 5] [--prime-tokens 1024]
  * [--decode-tokens 64] [--chunk-tokens 256] [--no-http] [--load ...] [--formats bfloat16,int8] [--quality 256]
- * [--device cpu|cuda|cuda:N] [--ndarray-path] [--streams 16,64]}:
+ * [--device cpu|cuda|cuda:N] [--ndarray-path] [--streams 16,64] [--weights-memory auto|heap|native]}:
  * priming throughput, single-stream decode (float32, then one row per served format of {@code --formats}; with
  * {@code --quality N}, each format's logit error and greedy agreement over N steps against float32), batched decode
  * at each {@code --streams} count,
@@ -52,6 +52,7 @@ public final class Benchmark {
         int loadTokens = 128, primeForLoad = 32768;
         int[] loadStreams = {1, 4, 16, 64};
         String deviceName = "cpu";
+        String weightsMemory = "auto";
         boolean ndarrayPath = false;
         int[] streams = {};
         for (int i = 0; i < args.length; i++) {
@@ -70,12 +71,20 @@ public final class Benchmark {
                 case "--load-tokens" -> loadTokens = Integer.parseInt(args[++i]);
                 case "--load-prime-tokens" -> primeForLoad = Integer.parseInt(args[++i]);
                 case "--device" -> deviceName = args[++i];
+                case "--weights-memory" -> weightsMemory = args[++i];
+                case "--write-random-1.5b" -> {
+                    Path dir = Path.of(args[++i]);
+                    System.out.println("Writing a random-weight RWKV-7 at the 1.5B shape (L=24, C=2048, N=64, V=65536), bfloat16, to " + dir);
+                    DemoModel.write(dir, DemoModel.RWKV7_1_5B, 7L, true);
+                    return 0;
+                }
                 case "--ndarray-path" -> ndarrayPath = true;
                 case "--streams" -> streams = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
                     System.err.println("unknown option " + args[i] + "\nusage: bench [--model DIR | --random-0.1b] "
                             + "[--runs N] [--prime-tokens N] [--decode-tokens N] [--chunk-tokens N] [--no-http] [--load] "
-                            + "[--device cpu|cuda|cuda:N] [--ndarray-path] [--streams 16,64]");
+                            + "[--device cpu|cuda|cuda:N] [--ndarray-path] [--streams 16,64] [--weights-memory auto|heap|native] "
+                            + "| bench --write-random-1.5b DIR");
                     return 2;
                 }
             }
@@ -95,7 +104,7 @@ public final class Benchmark {
         String modelId = modelDir.getFileName().toString();
         Device device = device(deviceName);
         // --ndarray-path: the NDArray-only path (what a GPU runs) on the CPU engine; on a GPU it is the only path
-        LoadedModel lm = ModelDirectory.load(modelId, modelDir, new ModelDirectory.Options(device, chunkTokens, !ndarrayPath));
+        LoadedModel lm = ModelDirectory.load(modelId, modelDir, new ModelDirectory.Options(device, chunkTokens, !ndarrayPath).withWeightsMemory(weightsMemory));
         LanguageModel m = lm.model();
         System.out.printf("Device: %s (%s)%n", device, device.isGpu() || ndarrayPath ? "NDArray-only path" : "Java CPU path");
         System.out.printf("Model: %s, %d layers, %,d parameters (%s)%n", m.architecture(), m.layers(), m.parameters(), lm.weightsDtype());
@@ -130,7 +139,7 @@ public final class Benchmark {
             try {
                 for (ServeDtype f : java.util.stream.Stream.concat(java.util.stream.Stream.of(ServeDtype.FLOAT32), formats.stream()).distinct().toList()) {
                     byFormat.put(f, ModelDirectory.load(modelId, modelDir,
-                            new ModelDirectory.Options(Device.cpu(), chunkTokens, true).withServeDtype(f.id)));
+                            new ModelDirectory.Options(Device.cpu(), chunkTokens, true).withServeDtype(f.id).withWeightsMemory(weightsMemory)));
                     d.put(f, new ArrayList<>());
                 }
                 for (int r = 0; r <= runs; r++) {

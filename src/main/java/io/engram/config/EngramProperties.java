@@ -39,6 +39,11 @@ public record EngramProperties(
          *  model's config.json {@code serve_dtype}, else float32. */
         @NotNull @Pattern(regexp = "|float32|bfloat16|int8", message = "must be float32, bfloat16 or int8")
         @DefaultValue("") String serveDtype,
+        /** Where RWKV-7's served weights live on the CPU: {@code heap} (Java arrays, fastest decode on JDK 17),
+         *  {@code native} (off the heap, for models larger than it) or {@code auto}: native when the served
+         *  weights would take more than 40% of the maximum heap. */
+        @NotNull @Pattern(regexp = "auto|heap|native", message = "must be auto, heap or native")
+        @DefaultValue("auto") String weightsMemory,
         /** Per-model settings, by model id ({@code engram.models.<id>.serve-dtype}); they win over the global ones. */
         java.util.Map<String, @Valid ModelSettings> models) {
 

@@ -37,17 +37,23 @@ public final class ModelDirectory {
      *
      * @param chunkTokens      RWKV-7: tokens per batched chunk when reading documents
      * @param retnetChunkSize  RetNet: tokens per chunk of the chunkwise paradigm; 0 = the config's recurrent_chunk_size
+     * @param weightsMemory    RWKV-7 on the CPU: where the served weights live, {@code heap}, {@code native} or
+     *                         {@code auto} (empty): see {@link #offHeap}
      */
     public record Options(Device device, int chunkTokens, boolean cpuDecodeKernels, int retnetChunkSize,
-                          String serveDtype, Map<String, String> modelServeDtypes) {
+                          String serveDtype, Map<String, String> modelServeDtypes, String weightsMemory) {
 
         public Options {
             serveDtype = serveDtype == null ? "" : serveDtype;
             modelServeDtypes = modelServeDtypes == null ? Map.of() : Map.copyOf(modelServeDtypes);
+            weightsMemory = weightsMemory == null || weightsMemory.isBlank() ? "auto" : weightsMemory;
+            if (!weightsMemory.matches("auto|heap|native")) {
+                throw new IllegalArgumentException("engram.weights-memory is '" + weightsMemory + "': must be auto, heap or native");
+            }
         }
 
         public Options(Device device, int chunkTokens, boolean cpuDecodeKernels, int retnetChunkSize) {
-            this(device, chunkTokens, cpuDecodeKernels, retnetChunkSize, "", Map.of());
+            this(device, chunkTokens, cpuDecodeKernels, retnetChunkSize, "", Map.of(), "auto");
         }
 
         public Options(Device device, int chunkTokens, boolean cpuDecodeKernels) {
@@ -56,8 +62,32 @@ public final class ModelDirectory {
 
         /** The same options serving every model in {@code dtype} (as {@code engram.serve-dtype} does). */
         public Options withServeDtype(String dtype) {
-            return new Options(device, chunkTokens, cpuDecodeKernels, retnetChunkSize, dtype, modelServeDtypes);
+            return new Options(device, chunkTokens, cpuDecodeKernels, retnetChunkSize, dtype, modelServeDtypes, weightsMemory);
         }
+
+        /** The same options with {@code engram.weights-memory} set to {@code memory}. */
+        public Options withWeightsMemory(String memory) {
+            return new Options(device, chunkTokens, cpuDecodeKernels, retnetChunkSize, serveDtype, modelServeDtypes, memory);
+        }
+    }
+
+    /**
+     * Share of the maximum heap that served weights may take before {@code auto} puts them off the heap. Java
+     * arrays decode faster on JDK 17 (docs/PERFORMANCE.md), so they are used wherever the heap can hold them with
+     * room left for requests, states and the store.
+     */
+    static final double AUTO_HEAP_SHARE = 0.4;
+
+    /**
+     * Whether a model whose served weights take {@code servedBytes} goes off the heap: {@code native} always,
+     * {@code heap} never, {@code auto} when they exceed {@link #AUTO_HEAP_SHARE} of {@code maxHeap}.
+     */
+    static boolean offHeap(String weightsMemory, long servedBytes, long maxHeap) {
+        return switch (weightsMemory) {
+            case "native" -> true;
+            case "heap" -> false;
+            default -> servedBytes > AUTO_HEAP_SHARE * maxHeap;
+        };
     }
 
     /**
@@ -131,9 +161,11 @@ public final class ModelDirectory {
             LanguageModel model = switch (config.architecture()) {
                 case "rwkv7" -> {
                     Rwkv7Weights w = Rwkv7Weights.read(ck);
+                    boolean offHeap = options.cpuDecodeKernels() && !options.device().isGpu()
+                            && offHeap(options.weightsMemory(), w.config.servedBytes(serve), Runtime.getRuntime().maxMemory());
                     try {
-                        Rwkv7Model m = new Rwkv7Model(w, options.device(), options.chunkTokens(), options.cpuDecodeKernels(), serve);
-                        m.releaseHostFloat32();                  // the weights were read for this model only
+                        Rwkv7Model m = new Rwkv7Model(w, options.device(), options.chunkTokens(), options.cpuDecodeKernels(), serve, offHeap);
+                        m.releaseCheckpointTensors();            // the weights were read for this model only
                         yield m;
                     } catch (IllegalArgumentException e) {
                         throw new CheckpointException("model '" + id + "': " + e.getMessage(), e);

@@ -45,16 +45,19 @@ public class ModelRegistry implements DisposableBean {
             throw new IllegalStateException("engram.models-dir " + dir + " does not exist: create it with one folder per model");
         }
         ModelDirectory.Options options = new ModelDirectory.Options(device, props.scheduler().chunkTokens(),
-                props.scheduler().cpuDecodeKernels(), props.retnet().chunkSize(), props.serveDtype(), modelServeDtypes(props));
+                props.scheduler().cpuDecodeKernels(), props.retnet().chunkSize(), props.serveDtype(), modelServeDtypes(props),
+                props.weightsMemory());
         try (Stream<Path> children = Files.list(dir)) {
             for (Path p : children.filter(Files::isDirectory).sorted().toList()) {
                 String id = p.getFileName().toString();
                 long t0 = System.nanoTime();
                 LoadedModel m = ModelDirectory.load(id, p, options);
                 models.put(id, m);
-                log.info("Loaded model '{}' ({}, {} layers, {} parameters, {}, served as {}) in {} ms, fingerprint {}", id,
+                log.info("Loaded model '{}' ({}, {} layers, {} parameters, {}, served as {}{}) in {} ms, fingerprint {}", id,
                         m.architecture(), m.model().layers(), m.model().parameters(), m.weightsDtype(),
                         m.model() instanceof io.engram.model.rwkv7.Rwkv7Model r ? r.serveDtype() : "float32",
+                        m.model() instanceof io.engram.model.rwkv7.Rwkv7Model r && r.offHeapWeightBytes() > 0
+                                ? String.format(", %.0f MiB off the Java heap", r.offHeapWeightBytes() / 1048576.0) : "",
                         (System.nanoTime() - t0) / 1_000_000, m.fingerprint());
             }
         }

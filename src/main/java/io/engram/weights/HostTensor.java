@@ -137,6 +137,31 @@ public final class HostTensor {
         return out;
     }
 
+    /**
+     * Elements {@code [from, from+n)} (flat, row-major) as floats into {@code dst[at ..]}, converted as
+     * {@link #toFloatArray} does: a row at a time, so a large matrix can be converted without a float copy of all
+     * of it. Floating-point dtypes only.
+     */
+    public void floatsInto(long from, float[] dst, int at, int n) {
+        if (from < 0 || n < 0 || from + n > numel) {
+            throw new IndexOutOfBoundsException("elements [" + from + ", " + (from + n) + ") of tensor '" + name + "' with " + numel);
+        }
+        int i0 = Math.toIntExact(from);
+        switch (dtype) {
+            case F32 -> data.asFloatBuffer().get(i0, dst, at, n);
+            case BF16 -> {
+                for (int i = 0; i < n; i++) dst[at + i] = bf16ToFloat(data.getShort((i0 + i) * 2));
+            }
+            case F16 -> {
+                for (int i = 0; i < n; i++) dst[at + i] = halfToFloat(data.getShort((i0 + i) * 2));
+            }
+            case F64 -> {
+                for (int i = 0; i < n; i++) dst[at + i] = (float) data.getDouble((i0 + i) * 8);
+            }
+            default -> throw new IllegalStateException("tensor '" + name + "' has dtype " + dtype + "; floatsInto reads float tensors");
+        }
+    }
+
     /** The values of an integer or BOOL tensor as longs (U8 is unsigned); IllegalStateException for float dtypes. */
     public long[] toLongArray() {
         int n = Math.toIntExact(numel);

@@ -26,7 +26,7 @@ class ServeDtypeSettingTest {
     Path tmp;
 
     static ModelDirectory.Options opts(String global, Map<String, String> perModel) {
-        return new ModelDirectory.Options(Device.cpu(), 16, true, 0, global, perModel);
+        return new ModelDirectory.Options(Device.cpu(), 16, true, 0, global, perModel, "auto");
     }
 
     private int made;
@@ -71,12 +71,12 @@ class ServeDtypeSettingTest {
     void reducedFormatsNeedTheCpuKernels() throws Exception {
         Path dir = model("bfloat16");
         CheckpointException e = assertThrows(CheckpointException.class,
-                () -> served(dir, new ModelDirectory.Options(Device.cpu(), 16, false, 0, "", Map.of())));
+                () -> served(dir, new ModelDirectory.Options(Device.cpu(), 16, false, 0, "", Map.of(), "auto")));
         assertTrue(e.getMessage().contains("only served by the CPU decode kernels"), e.getMessage());
     }
 
     @Test
-    void loaderDropsTheHeapFloat32CopiesAndServesTheSameNumbers() throws Exception {
+    void loaderDropsTheCheckpointTensorsAndServesTheSameNumbers() throws Exception {
         Path dir = model("int8");
         int[] prompt = new int[40];                                   // > HOST_ROWS: priming goes through DJL
         for (int i = 0; i < prompt.length; i++) prompt[i] = (i * 37) % 250 + 1;
@@ -96,6 +96,25 @@ class ServeDtypeSettingTest {
                 org.junit.jupiter.api.Assertions.assertArrayEquals(b, a, "decode step " + t);
             }
         }
+    }
+
+    @Test
+    void weightsMemoryChoosesTheHeapUnlessTheWeightsCrowdIt() throws Exception {
+        assertTrue(ModelDirectory.offHeap("native", 1, 1000));
+        assertTrue(!ModelDirectory.offHeap("heap", 10_000, 1000));
+        assertTrue(ModelDirectory.offHeap("auto", 401, 1000), "over 40% of the heap goes native");
+        assertTrue(!ModelDirectory.offHeap("auto", 400, 1000));
+        Path dir = model("bfloat16");
+        try (LoadedModel heap = ModelDirectory.load("m", dir, opts("", Map.of()));
+             LoadedModel off = ModelDirectory.load("m", dir, opts("", Map.of()).withWeightsMemory("native"))) {
+            assertEquals(0, ((Rwkv7Model) heap.model()).offHeapWeightBytes(), "a tiny model stays on the heap under auto");
+            assertTrue(((Rwkv7Model) off.model()).offHeapWeightBytes() > 0);
+            int[] prompt = {10, 20, 30, 40};
+            org.junit.jupiter.api.Assertions.assertArrayEquals(heap.model().forward(heap.model().zeroState(), prompt, true),
+                    off.model().forward(off.model().zeroState(), prompt, true), 1e-4f);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> opts("", Map.of()).withWeightsMemory("disk"));
+        assertTrue(e.getMessage().contains("must be auto, heap or native"), e.getMessage());
     }
 
     static int argmax(float[] a) {

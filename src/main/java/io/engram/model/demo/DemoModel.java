@@ -29,6 +29,9 @@ public final class DemoModel {
     /** The real RWKV-7 0.1B ("World" 0.1B) shape. */
     public static final Rwkv7Config RWKV7_0_1B = Rwkv7Config.of(12, 768, 64, 65536, 3072, 64, 64, 32, 128);
 
+    /** The RWKV-7 1.5B ("World" 1.5B) shape: what "a model larger than a 2 GiB heap" is measured on. */
+    public static final Rwkv7Config RWKV7_1_5B = Rwkv7Config.of(24, 2048, 64, 65536, 8192, 96, 96, 64, 256);
+
     private DemoModel() {}
 
     /** The trained demo model's files, bundled in the jar from {@code models/demo} (see models/demo/README.md). */
@@ -67,8 +70,17 @@ public final class DemoModel {
 
     /** Writes {@code config.json}, {@code model.safetensors} and the RWKV World vocabulary into {@code dir}. */
     public static void write(Path dir, Rwkv7Config shape, long seed) throws IOException {
+        write(dir, shape, seed, false);
+    }
+
+    /**
+     * As {@link #write(Path, Rwkv7Config, long)}; with {@code bfloat16}, every matrix of two dimensions is stored
+     * as bfloat16 (round to nearest even), as the official checkpoints are, and the vectors stay float32.
+     */
+    public static void write(Path dir, Rwkv7Config shape, long seed, boolean bfloat16) throws IOException {
         Files.createDirectories(dir);
         Map<String, HostTensor> t = Rwkv7Schema.randomInit(shape, seed);
+        if (bfloat16) t.replaceAll((name, v) -> v.shape().length == 2 ? toBf16(v) : v);
         int c = shape.dim();
         Path tmp = dir.resolve("model.safetensors.tmp");
         SafetensorsWriter.write(tmp, t, Map.of("format", "pt", "engram", "random-weight demo, seed " + seed));
@@ -78,6 +90,13 @@ public final class DemoModel {
                  "description": "RANDOM WEIGHTS (seed %d, %d layers, width %d): output is random text. Replace with a real RWKV-7 checkpoint for meaningful answers."}
                 """.formatted(seed, shape.layers(), c));
         copyVocab(dir.resolve(VOCAB));
+    }
+
+    private static HostTensor toBf16(HostTensor f) {
+        float[] v = f.toFloatArray();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(2 * v.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float x : v) b.putShort(io.engram.model.ops.ServedMatrix.toBf16(x));
+        return new HostTensor(f.name(), io.engram.weights.WeightDType.BF16, f.shape(), b.flip());
     }
 
     /** Copies the RWKV World vocabulary (Apache-2.0 data, shipped on the classpath) to {@code target}. */

@@ -7,7 +7,9 @@ import io.engram.weights.ServeDtype;
  * input rows, every weight row read once for all of them. One row: the format is widened in registers inside the
  * dot products (bf16 by a mask and a shift, int8 by a byte-to-float conversion and one scale per group). Several
  * rows (batched decode): each block of four weight rows is widened once into an L1-sized float buffer and then
- * multiplied by every input row, so the memory traffic stays one read of the quantized matrix per step.
+ * multiplied by every input row, so the memory traffic stays one read of the quantized matrix per step. Weights
+ * off the Java heap always take that block path, one row or many: JDK 17's vector loads from a buffer are slower
+ * than from an array, so each block is copied (float32) or widened once into the L1 buffer and multiplied there.
  */
 public final class ServedKernels {
 
@@ -41,7 +43,7 @@ public final class ServedKernels {
     /** Weight rows {@code [from, to)} of one product. */
     static void rows(Job j, int from, int to) {
         ServedMatrix w = j.w();
-        if (w.dtype == ServeDtype.FLOAT32) {
+        if (w.dtype == ServeDtype.FLOAT32 && !w.offHeap()) {
             if (CpuKernels.VECTOR_API) {
                 VectorOps.matVecRows(w.f32, w.out, w.in, j.x(), j.xo(), j.y(), j.yo(), j.rows(), from, to);
             } else {
@@ -53,7 +55,7 @@ public final class ServedKernels {
             }
             return;
         }
-        if (j.rows() == 1 && CpuKernels.VECTOR_API) {
+        if (j.rows() == 1 && CpuKernels.VECTOR_API && !w.offHeap()) {
             if (w.dtype == ServeDtype.BFLOAT16) ServedVectorOps.bf16Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
             else ServedVectorOps.int8Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
             return;
@@ -63,7 +65,7 @@ public final class ServedKernels {
         for (int o = from; o < to; o += BLOCK_ROWS) {
             int n = Math.min(BLOCK_ROWS, to - o);
             for (int k = 0; k < n; k++) {
-                if (!CpuKernels.VECTOR_API || !ServedVectorOps.widenRow(w, o + k, buf, k * w.in)) w.rowInto(o + k, buf, k * w.in);
+                w.widenRow(o + k, buf, k * w.in);
             }
             if (CpuKernels.VECTOR_API) {
                 // the block as a [n, in] matrix whose row k is weight row o + k: y columns [o, o+n)

@@ -1,6 +1,8 @@
 package io.engram.model.ops;
 
 import io.engram.weights.ServeDtype;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -17,6 +19,7 @@ final class ServedVectorOps {
     private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(S.vectorBitSize() / 4));
     private static final int L = S.length();
     private static final int HIGH = 0xFFFF0000;
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
     private ServedVectorOps() {}
 
@@ -75,6 +78,11 @@ final class ServedVectorOps {
     /** L int8 weights from {@code q[at..]} as floats (sign-extended in registers). */
     private static FloatVector widen(byte[] q, int at) {
         return (FloatVector) ByteVector.fromArray(SB, q, at).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    /** L int8 weights from byte {@code at} of an off-heap matrix, as floats. */
+    private static FloatVector widen(ByteBuffer q, int at) {
+        return (FloatVector) ByteVector.fromByteBuffer(SB, q, at, ORDER).convertShape(VectorOperators.B2F, S, 0);
     }
 
     /** {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, four rows per pass. */
@@ -138,9 +146,10 @@ final class ServedVectorOps {
     }
 
     /**
-     * Weight row {@code o} of a bf16 or int8 matrix as floats into {@code dst[at ..]}, widened in registers (what
-     * {@link ServedMatrix#rowInto} does one value at a time). Returns false where the layout has no vector form
-     * (an int8 group that is not a multiple of the vector length), and then writes nothing.
+     * Weight row {@code o} of a bf16 or int8 matrix, on or off the heap, as floats into {@code dst[at ..]},
+     * widened in registers (what {@link ServedMatrix#rowInto} does one value at a time). Returns false where the
+     * layout has no vector form (float32, or an int8 group that is not a multiple of the vector length), and then
+     * writes nothing.
      */
     static boolean widenRow(ServedMatrix w, int o, float[] dst, int at) {
         int in = w.in;
@@ -148,7 +157,8 @@ final class ServedVectorOps {
             int blocks = in / (2 * L), base = o * w.rowWords;
             if (w.half != L) return false;
             for (int b = 0; b < blocks; b++) {
-                IntVector wv = IntVector.fromArray(SI, w.bf16, base + b * L);
+                IntVector wv = w.data != null ? IntVector.fromByteBuffer(SI, w.data, 4 * (base + b * L), ORDER)
+                        : IntVector.fromArray(SI, w.bf16, base + b * L);
                 low(wv).intoArray(dst, at + b * 2 * L);
                 high(wv).intoArray(dst, at + b * 2 * L + L);
             }
@@ -160,7 +170,10 @@ final class ServedVectorOps {
         int base = o * in, sb = o * w.groups;
         for (int k = 0; k < w.groups; k++) {
             FloatVector s = FloatVector.broadcast(S, w.scales[sb + k]);
-            for (int i = k * g; i < (k + 1) * g; i += L) widen(w.q8, base + i).mul(s).intoArray(dst, at + i);
+            for (int i = k * g; i < (k + 1) * g; i += L) {
+                FloatVector v = w.data != null ? widen(w.data, base + i) : widen(w.q8, base + i);
+                v.mul(s).intoArray(dst, at + i);
+            }
         }
         return true;
     }

@@ -34,10 +34,14 @@ final class HostProjections implements Rwkv7Projections {
     private final int maxRows;
 
     HostProjections(Rwkv7Weights weights, int maxRows) {
-        this(weights, maxRows, ServeDtype.FLOAT32);
+        this(weights, maxRows, ServeDtype.FLOAT32, null);
     }
 
-    HostProjections(Rwkv7Weights weights, int maxRows, ServeDtype dtype) {
+    /**
+     * @param memory where the large matrices live: null for Java arrays, else off the heap (see
+     *               {@link ServedMatrix}); each is converted from the checkpoint's tensor one row at a time
+     */
+    HostProjections(Rwkv7Weights weights, int maxRows, ServeDtype dtype, ServedMatrix.NativeMemory memory) {
         cfg = weights.config;
         layers = weights.layers;
         this.maxRows = maxRows;
@@ -52,14 +56,14 @@ final class HostProjections implements Rwkv7Projections {
             a1T[l] = ServedMatrix.float32(transpose(p.a1, c, cfg.aLora()), cfg.aLora(), c);
             v1T[l] = p.v1 == null ? null : ServedMatrix.float32(transpose(p.v1, c, cfg.valueLora()), cfg.valueLora(), c);
             g1T[l] = ServedMatrix.float32(transpose(p.g1, c, cfg.gateLora()), cfg.gateLora(), c);
-            wR[l] = ServedMatrix.of(p.wR, c, c, dtype);
-            wK[l] = ServedMatrix.of(p.wK, c, c, dtype);
-            wV[l] = ServedMatrix.of(p.wV, c, c, dtype);
-            wO[l] = ServedMatrix.of(p.wO, c, c, dtype);
-            ffnKey[l] = ServedMatrix.of(p.ffnKey, f, c, dtype);
-            ffnValue[l] = ServedMatrix.of(p.ffnValue, c, f, dtype);
+            wR[l] = ServedMatrix.build(Rwkv7Weights.rows(p.wR), c, c, dtype, memory);
+            wK[l] = ServedMatrix.build(Rwkv7Weights.rows(p.wK), c, c, dtype, memory);
+            wV[l] = ServedMatrix.build(Rwkv7Weights.rows(p.wV), c, c, dtype, memory);
+            wO[l] = ServedMatrix.build(Rwkv7Weights.rows(p.wO), c, c, dtype, memory);
+            ffnKey[l] = ServedMatrix.build(Rwkv7Weights.rows(p.ffnKey), f, c, dtype, memory);
+            ffnValue[l] = ServedMatrix.build(Rwkv7Weights.rows(p.ffnValue), c, f, dtype, memory);
         }
-        head = ServedMatrix.of(weights.head, cfg.vocab(), c, dtype);
+        head = ServedMatrix.build(Rwkv7Weights.rows(weights.head), cfg.vocab(), c, dtype, memory);
         loraW = new float[maxRows * cfg.decayLora()];
         loraA = new float[maxRows * cfg.aLora()];
         loraV = new float[maxRows * Math.max(1, cfg.valueLora())];
@@ -78,6 +82,11 @@ final class HostProjections implements Rwkv7Projections {
     /** {@code head.weight [V,C]} in the served format. */
     ServedMatrix head() {
         return head;
+    }
+
+    /** Layer {@code l}'s large matrices in the served format: r, k, v, output, ffn key, ffn value. */
+    ServedMatrix[] large(int l) {
+        return new ServedMatrix[] {wR[l], wK[l], wV[l], wO[l], ffnKey[l], ffnValue[l]};
     }
 
     @Override

@@ -33,6 +33,22 @@ public record Rwkv7Config(int layers, int dim, int heads, int headSize, int voca
     }
 
     /** The shape a demo writer or trainer asks for: heads follow from the width and head size (H = C / N). */
+    /**
+     * Bytes of the weights the CPU path serves in {@code dtype}: the large matrices (r, k, v, output, channel mix,
+     * head) in that format, the embedding in bfloat16 when that is the format and float32 otherwise (int8 scales
+     * included; the small LoRA matrices and vectors are not, being under 2% of a model).
+     */
+    public long servedBytes(io.engram.weights.ServeDtype dtype) {
+        long large = (long) layers * (4L * dim * dim + 2L * dim * ffnDim) + (long) vocab * dim;
+        double perWeight = switch (dtype) {
+            case FLOAT32 -> 4;
+            case BFLOAT16 -> 2;
+            case INT8 -> 1 + 4.0 / io.engram.weights.ServeDtype.INT8_GROUP;
+        };
+        long emb = (long) vocab * dim * (dtype == io.engram.weights.ServeDtype.BFLOAT16 ? 2 : 4);
+        return (long) (large * perWeight) + emb;
+    }
+
     public static Rwkv7Config of(int layers, int dim, int headSize, int vocab, int ffnDim,
                                  int decayLora, int aLora, int valueLora, int gateLora) {
         return new Rwkv7Config(layers, dim, headSize < 1 ? 0 : dim / headSize, headSize, vocab, ffnDim,

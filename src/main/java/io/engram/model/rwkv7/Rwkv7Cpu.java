@@ -29,6 +29,9 @@ final class Rwkv7Cpu implements AutoCloseable {
     private final Rwkv7Projections batched;
     private final Rwkv7Activations z;
     private final float[] lnOut;
+    /** {@code emb.weight [V,C]} (float32, or bfloat16 when that is the served format) and one row of it. */
+    private final io.engram.model.ops.ServedMatrix emb;
+    private final float[] embRow;
 
     /**
      * @param host    products for up to {@link HostProjections#maxRows()} rows: they read each weight once for
@@ -37,8 +40,11 @@ final class Rwkv7Cpu implements AutoCloseable {
      *                row group
      * @param maxRows the most rows (tokens of one chunk, or sequences of one step) processed at once
      */
-    Rwkv7Cpu(Rwkv7Weights weights, HostProjections host, Rwkv7Projections batched, int maxRows) {
+    Rwkv7Cpu(Rwkv7Weights weights, io.engram.model.ops.ServedMatrix emb, HostProjections host,
+             Rwkv7Projections batched, int maxRows) {
         this.wt = weights;
+        this.emb = emb;
+        this.embRow = new float[weights.config.dim()];
         this.cfg = weights.config;
         this.host = host;
         this.batched = batched;
@@ -86,7 +92,8 @@ final class Rwkv7Cpu implements AutoCloseable {
             if (tok < 0 || tok >= cfg.vocab()) {
                 throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
             }
-            layerNorm(wt.emb, tok * c, c, wt.ln0W, 0, wt.ln0B, 0, LN_EPS, z.x, i * c);
+            emb.widenRow(tok, embRow, 0);
+            layerNorm(embRow, 0, c, wt.ln0W, 0, wt.ln0B, 0, LN_EPS, z.x, i * c);
         }
         Rwkv7Projections p = t <= host.maxRows() || batched == null ? host : batched;
         for (int l = 0; l < cfg.layers(); l++) {

@@ -10,7 +10,9 @@ import ai.djl.ndarray.types.Shape;
 import io.engram.model.LanguageModel;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
+import io.engram.model.ops.LibtorchMemory;
 import io.engram.model.ops.Nd;
+import io.engram.model.ops.ServedMatrix;
 import io.engram.weights.ServeDtype;
 import java.util.List;
 
@@ -40,6 +42,10 @@ public final class Rwkv7Model implements LanguageModel {
     private final long parameters;
     private final Rwkv7Weights host;
     private final NDManager manager;
+    /** {@code emb.weight [V,C]}: float32, or bfloat16 when that is the served format (its values are then exact). */
+    private final ServedMatrix embedding;
+    /** Where off-heap served weights live, or null when they are Java arrays. */
+    private final LibtorchMemory nativeWeights;
     private final int chunkSize;
     /** The CPU path (Java elementwise work, batched DJL products), or null for the all-DJL blocks below. */
     private final Rwkv7Cpu cpu;
@@ -68,7 +74,17 @@ public final class Rwkv7Model implements LanguageModel {
      *                   products stay float32). Anything but float32 on the all-DJL path is refused.
      */
     public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, ServeDtype serveDtype) {
-        this(weights, device, chunkSize, cpuKernels, DEFAULT_WKV_CHUNK, -1, serveDtype);
+        this(weights, device, chunkSize, cpuKernels, DEFAULT_WKV_CHUNK, -1, serveDtype, false);
+    }
+
+    /**
+     * @param offHeapWeights on the CPU path, keep the served matrices and the embedding off the Java heap (in
+     *                       libtorch-allocated memory, see {@link LibtorchMemory}) instead of in Java arrays: for a
+     *                       model larger than the heap. Decode is slower on JDK 17 (docs/PERFORMANCE.md).
+     */
+    public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, ServeDtype serveDtype,
+                      boolean offHeapWeights) {
+        this(weights, device, chunkSize, cpuKernels, DEFAULT_WKV_CHUNK, -1, serveDtype, offHeapWeights);
     }
 
     /**
@@ -89,11 +105,11 @@ public final class Rwkv7Model implements LanguageModel {
      */
     public Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, int wkvChunk,
                       int residentStates) {
-        this(weights, device, chunkSize, cpuKernels, wkvChunk, residentStates, ServeDtype.FLOAT32);
+        this(weights, device, chunkSize, cpuKernels, wkvChunk, residentStates, ServeDtype.FLOAT32, false);
     }
 
     private Rwkv7Model(Rwkv7Weights weights, Device device, int chunkSize, boolean cpuKernels, int wkvChunk,
-                       int residentStates, ServeDtype serveDtype) {
+                       int residentStates, ServeDtype serveDtype, boolean offHeapWeights) {
         if (wkvChunk < 1) throw new IllegalArgumentException("wkvChunk must be >= 1, got " + wkvChunk);
         this.serveDtype = serveDtype;
         this.parameters = weights.parameterCount();
@@ -107,19 +123,25 @@ public final class Rwkv7Model implements LanguageModel {
         this.manager = NDManager.newBaseManager(device);
         int c = cfg.dim();
         if (cpuKernels && !device.isGpu()) {
-            cpu = new Rwkv7Cpu(weights, new HostProjections(weights, HOST_ROWS, serveDtype),
-                    new DjlProjections(manager, weights, chunkSize), chunkSize);
+            nativeWeights = offHeapWeights ? new LibtorchMemory(manager) : null;
+            HostProjections projections = new HostProjections(weights, HOST_ROWS, serveDtype, nativeWeights);
+            embedding = ServedMatrix.build(Rwkv7Weights.rows(weights.emb), cfg.vocab(), c,
+                    serveDtype == ServeDtype.BFLOAT16 ? ServeDtype.BFLOAT16 : ServeDtype.FLOAT32, nativeWeights);
+            cpu = new Rwkv7Cpu(weights, embedding, projections,
+                    new DjlProjections(manager, weights, projections, chunkSize), chunkSize);
             ln0W = ln0B = lnOutW = lnOutB = head = null;
             this.device = null;
             this.resident = null;
             return;
         }
         cpu = null;
+        nativeWeights = null;
+        embedding = ServedMatrix.build(Rwkv7Weights.rows(weights.emb), cfg.vocab(), c, ServeDtype.FLOAT32, null);
         ln0W = Nd.upload(manager, weights.ln0W, c);
         ln0B = Nd.upload(manager, weights.ln0B, c);
         lnOutW = Nd.upload(manager, weights.lnOutW, c);
         lnOutB = Nd.upload(manager, weights.lnOutB, c);
-        head = Nd.linearWeight(manager, weights.head, cfg.vocab(), c);    // [C,V]
+        head = Nd.linearWeight(manager, Rwkv7Weights.floats(weights.head), cfg.vocab(), c); // [C,V]
         this.device = new Rwkv7Device(manager, weights, wkvChunk);
         long bytes = 4L * packedStateLength();
         int capacity = residentStates >= 0 ? residentStates : (int) Math.max(1, Math.min(4096, RESIDENT_BYTES / bytes));
@@ -127,14 +149,17 @@ public final class Rwkv7Model implements LanguageModel {
     }
 
     /**
-     * For the owner of the weights (the model loader): when decode reads another format, drops the float32 heap
-     * copies of the large matrices, which nothing reads any more (decode has its served copies, priming its
-     * libtorch ones). Returns whether it did. The weights passed in must not be used elsewhere afterwards.
+     * For the owner of the weights (the model loader): drops the checkpoint's tensors of the large matrices and the
+     * embedding, which nothing reads once the model holds its own copies (a .pth file's bytes would otherwise stay
+     * on the heap, a safetensors mapping stay open). The weights passed in must not be used elsewhere afterwards.
      */
-    public boolean releaseHostFloat32() {
-        if (cpu == null || serveDtype == ServeDtype.FLOAT32) return false;
+    public void releaseCheckpointTensors() {
         host.releaseLargeMatrices();
-        return true;
+    }
+
+    /** Bytes of served weights held off the Java heap (0 when they are Java arrays). */
+    public long offHeapWeightBytes() {
+        return nativeWeights == null ? 0 : nativeWeights.bytes();
     }
 
     /** The format decode reads the large matrices in. */
@@ -223,7 +248,7 @@ public final class Rwkv7Model implements LanguageModel {
         for (int i = 0; i < t; i++) {
             int tok = tokens[from + i];
             if (tok < 0 || tok >= cfg.vocab()) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
-            System.arraycopy(host.emb, tok * c, e, i * c, c);
+            embedding.widenRow(tok, e, i * c);
         }
         return Nd.layerNorm(m.create(e, new Shape(t, c)), ln0W, ln0B, Rwkv7Config.LAYER_NORM_EPS); // [T,C]
     }

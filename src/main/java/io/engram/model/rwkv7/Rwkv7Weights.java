@@ -8,8 +8,11 @@ import io.engram.weights.Checkpoints;
 import io.engram.weights.HostTensor;
 
 /**
- * RWKV-7 (x070) weights in host memory, float32, row-major. This is the one place that maps the official
- * checkpoint tensor names to fields; every shape is checked here, before the server takes traffic.
+ * RWKV-7 (x070) weights: the vectors and LoRA matrices read into float32 arrays, the large matrices (embedding,
+ * r/k/v/output, channel mix, head) kept as the checkpoint's tensors (a memory-mapped safetensors slice costs no
+ * heap) for the model to convert one row at a time into the format it serves ({@link #rows}). This is the one
+ * place that maps the official checkpoint tensor names to fields; every shape is checked here, before the server
+ * takes traffic.
  *
  * <p>Layout conventions: {@code *.weight} matrices are {@code nn.Linear} {@code [out, in]} (y = W x); the LoRA
  * matrices {@code w1, w2, a1, ...} are {@code [in, out]} and applied as {@code x @ w1 @ w2}; the {@code [1,1,C]}
@@ -18,14 +21,14 @@ import io.engram.weights.HostTensor;
 public final class Rwkv7Weights {
 
     public final Rwkv7Config config;
-    /** {@code emb.weight [V,C]}. */
-    public final float[] emb;
+    /** {@code emb.weight [V,C]}; null after {@link #releaseLargeMatrices()}. */
+    public HostTensor emb;
     /** {@code blocks.0.ln0.weight/bias [C]}, applied to the embedding. */
     public final float[] ln0W, ln0B;
     /** {@code ln_out.weight/bias [C]}. */
     public final float[] lnOutW, lnOutB;
     /** {@code head.weight [V,C]}; null after {@link #releaseLargeMatrices()}. */
-    public float[] head;
+    public HostTensor head;
     public final Layer[] layers;
 
     /** The weights of one block, {@code blocks.i.*}. */
@@ -44,15 +47,17 @@ public final class Rwkv7Weights {
         /** {@code k_k [C]}, {@code k_a [C]}, {@code r_k [H,N]} flattened to [C]. */
         public float[] kK, kA, rK;
         /** {@code att.receptance|key|value|output.weight [C,C]}. */
-        public float[] wR, wK, wV, wO;
+        public HostTensor wR, wK, wV, wO;
         /** {@code att.ln_x.weight/bias [C]}: the per-head GroupNorm. */
         public float[] lnxW, lnxB;
-        /** {@code ffn.x_k [C]}, {@code ffn.key.weight [F,C]}, {@code ffn.value.weight [C,F]}. */
-        public float[] ffnXK, ffnKey, ffnValue;
+        /** {@code ffn.x_k [C]}. */
+        public float[] ffnXK;
+        /** {@code ffn.key.weight [F,C]}, {@code ffn.value.weight [C,F]}. */
+        public HostTensor ffnKey, ffnValue;
     }
 
-    private Rwkv7Weights(Rwkv7Config config, float[] emb, float[] ln0W, float[] ln0B, float[] lnOutW,
-                         float[] lnOutB, float[] head, Layer[] layers) {
+    private Rwkv7Weights(Rwkv7Config config, HostTensor emb, float[] ln0W, float[] ln0B, float[] lnOutW,
+                         float[] lnOutB, HostTensor head, Layer[] layers) {
         this.config = config;
         this.emb = emb;
         this.ln0W = ln0W;
@@ -63,14 +68,24 @@ public final class Rwkv7Weights {
         this.layers = layers;
     }
 
+    /** Row {@code o} of a {@code [rows, cols]} matrix tensor as float32: what a served copy is built from. */
+    public static io.engram.model.ops.ServedMatrix.Rows rows(HostTensor t) {
+        int cols = (int) t.shape()[t.shape().length - 1];
+        return (o, dst) -> t.floatsInto((long) o * cols, dst, 0, cols);
+    }
+
+    /** {@code t} as one float32 array (the NDArray-only path uploads matrices whole). */
+    public static float[] floats(HostTensor t) {
+        return t.toFloatArray();
+    }
+
     /**
-     * Drops the float32 heap copies of the large matrices (r, k, v, output, channel mix, head) once a model serving
-     * another format holds its own copies (served format for decode, libtorch for priming), so the heap does not
-     * keep a second float32 copy. Only for weights no one else will read; {@link #parameterCount()} must be taken
-     * before.
+     * Drops the checkpoint tensors of the large matrices (embedding, r, k, v, output, channel mix, head)
+     * once the model holds its own copies, so a .pth file's bytes or a file mapping are not kept alive. Only for
+     * weights no one else will read; {@link #parameterCount()} must be taken before.
      */
     void releaseLargeMatrices() {
-        head = null;
+        emb = head = null;
         for (Layer l : layers) {
             l.wR = l.wK = l.wV = l.wO = null;
             l.ffnKey = l.ffnValue = null;
@@ -79,13 +94,14 @@ public final class Rwkv7Weights {
 
     /** Number of values in all tensors (what {@code /v1/models} reports as parameters). */
     public long parameterCount() {
-        long n = emb.length + ln0W.length + ln0B.length + lnOutW.length + lnOutB.length + head.length;
+        long n = emb.numel() + ln0W.length + ln0B.length + lnOutW.length + lnOutB.length + head.numel();
         for (Layer l : layers) {
             for (float[] a : new float[][] {l.ln1W, l.ln1B, l.ln2W, l.ln2B, l.xR, l.xW, l.xK, l.xV, l.xA, l.xG,
                     l.w0, l.w1, l.w2, l.a0, l.a1, l.a2, l.v0, l.v1, l.v2, l.g1, l.g2, l.kK, l.kA, l.rK,
-                    l.wR, l.wK, l.wV, l.wO, l.lnxW, l.lnxB, l.ffnXK, l.ffnKey, l.ffnValue}) {
+                    l.lnxW, l.lnxB, l.ffnXK}) {
                 if (a != null) n += a.length;
             }
+            for (HostTensor t : new HostTensor[] {l.wR, l.wK, l.wV, l.wO, l.ffnKey, l.ffnValue}) n += t.numel();
         }
         return n;
     }
@@ -143,22 +159,31 @@ public final class Rwkv7Weights {
             l.kK = f(ck, block(i, ATT_K_K), 1, 1, c);
             l.kA = f(ck, block(i, ATT_K_A), 1, 1, c);
             l.rK = f(ck, block(i, ATT_R_K), heads, headSize);
-            l.wR = f(ck, block(i, ATT_RECEPTANCE), c, c);
-            l.wK = f(ck, block(i, ATT_KEY), c, c);
-            l.wV = f(ck, block(i, ATT_VALUE), c, c);
-            l.wO = f(ck, block(i, ATT_OUTPUT), c, c);
+            l.wR = matrix(ck, block(i, ATT_RECEPTANCE), c, c);
+            l.wK = matrix(ck, block(i, ATT_KEY), c, c);
+            l.wV = matrix(ck, block(i, ATT_VALUE), c, c);
+            l.wO = matrix(ck, block(i, ATT_OUTPUT), c, c);
             l.lnxW = f(ck, block(i, ATT_LN_X_WEIGHT), c);
             l.lnxB = f(ck, block(i, ATT_LN_X_BIAS), c);
             l.ffnXK = f(ck, block(i, FFN_X_K), 1, 1, c);
-            l.ffnKey = f(ck, block(i, FFN_KEY), ffn, c);
-            l.ffnValue = f(ck, block(i, FFN_VALUE), c, ffn);
+            l.ffnKey = matrix(ck, block(i, FFN_KEY), ffn, c);
+            l.ffnValue = matrix(ck, block(i, FFN_VALUE), c, ffn);
             ls[i] = l;
         }
         return new Rwkv7Weights(cfg,
-                f(ck, EMB, vocab, c),
+                matrix(ck, EMB, vocab, c),
                 f(ck, LN0_WEIGHT, c), f(ck, LN0_BIAS, c),
                 f(ck, LN_OUT_WEIGHT, c), f(ck, LN_OUT_BIAS, c),
-                f(ck, HEAD, vocab, c), ls);
+                matrix(ck, HEAD, vocab, c), ls);
+    }
+
+    /** A large matrix: shape checked, values left where the checkpoint holds them (a float dtype). */
+    private static HostTensor matrix(Checkpoint ck, String name, long... shape) {
+        HostTensor t = Checkpoints.require(ck, name, shape);
+        if (!t.dtype().isFloatingPoint()) {
+            throw new CheckpointException("tensor '" + name + "' has dtype " + t.dtype() + "; weights must be floating point");
+        }
+        return t;
     }
 
     private static float[] f(Checkpoint ck, String name, long... shape) {

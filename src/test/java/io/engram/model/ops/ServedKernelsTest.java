@@ -1,6 +1,8 @@
 package io.engram.model.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.engram.weights.ServeDtype;
@@ -44,6 +46,28 @@ class ServedKernelsTest {
                 assertEquals(want, y[2 + r * out + o], 1e-5 * mag + 1e-6, "row " + r + " out " + o);
             }
         }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"float32, 37, 768, 1", "float32, 9, 100, 3", "bfloat16, 130, 64, 1", "bfloat16, 37, 768, 17",
+            "int8, 37, 768, 1", "int8, 6, 192, 16", "int8, 5, 100, 2"})
+    void offHeapStorageHoldsTheSameValuesAndMultipliesTheSame(String dtype, int out, int in, int rows) {
+        Random rnd = new Random(out * 17 + in);
+        float[] w = gaussian(rnd, out * in, 0.05f);
+        float[] x = gaussian(rnd, rows * in, 1f);
+        ServeDtype d = ServeDtype.parse(dtype, "test");
+        ServedMatrix heap = ServedMatrix.of(w, out, in, d);
+        ServedMatrix off = ServedMatrix.build((o, dst) -> System.arraycopy(w, o * in, dst, 0, in), out, in, d, ServedMatrix.DIRECT);
+        assertTrue(off.offHeap() && !heap.offHeap());
+        assertArrayEquals(heap.dequantize(), off.dequantize(), "the same values, bit for bit");
+        assertEquals(heap.bytes(), off.bytes());
+        float[] yh = new float[rows * out], yo = new float[rows * out];
+        ServedKernels.matVecs(new ServedKernels.Job(heap, x, 0, yh, 0, rows));
+        ServedKernels.matVecs(new ServedKernels.Job(off, x, 0, yo, 0, rows));
+        for (int i = 0; i < yh.length; i++) assertEquals(yh[i], yo[i], 1e-5 * (1 + Math.abs(yh[i])), "y[" + i + "]");
+        java.nio.FloatBuffer all = java.nio.FloatBuffer.allocate(out * in);
+        off.widenRows(0, out, all, new float[in]);
+        assertArrayEquals(heap.dequantize(), all.array(), "widenRows gives the dequantized matrix");
     }
 
     @Test
