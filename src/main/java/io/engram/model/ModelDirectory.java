@@ -157,7 +157,7 @@ public final class ModelDirectory {
         }
         try (Checkpoint ck = Checkpoints.open(dir)) {
             String fingerprint = fingerprint(dir.resolve("config.json"), ck.files());
-            String dtype = dominantDtype(ck);
+            String dtype = dominantDtype(ck, config.architecture());
             LanguageModel model = switch (config.architecture()) {
                 case "rwkv7" -> {
                     Rwkv7Weights w = Rwkv7Weights.read(ck);
@@ -182,17 +182,21 @@ public final class ModelDirectory {
         }
     }
 
-    private static String dominantDtype(Checkpoint ck) {
-        for (String name : ck.names()) {
-            String d = ck.get(name).dtype().name();
-            return switch (d) {
-                case "BF16" -> "bfloat16";
-                case "F16" -> "float16";
-                case "F64" -> "float64";
-                default -> "float32";
-            };
-        }
-        return "float32";
+    /**
+     * The dtype of the checkpoint's weights, as its embedding has it (a bf16 checkpoint keeps some vectors in
+     * float32, so the first tensor by name says little); one tensor is read, not all (a .pth tensor is read whole).
+     */
+    private static String dominantDtype(Checkpoint ck, String architecture) {
+        String embedding = architecture.equals("rwkv7") ? io.engram.model.rwkv7.Rwkv7Schema.EMB
+                : io.engram.model.retnet.RetNetSchema.EMBED;
+        if (ck.names().isEmpty()) return "float32";
+        String name = ck.contains(embedding) ? embedding : ck.names().iterator().next();
+        return switch (ck.get(name).dtype().name()) {
+            case "BF16" -> "bfloat16";
+            case "F16" -> "float16";
+            case "F64" -> "float64";
+            default -> "float32";
+        };
     }
 
     /** {@code sha256:} of config.json followed by every weight file (sorted by name), each prefixed by its name. */

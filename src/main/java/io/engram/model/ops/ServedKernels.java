@@ -8,8 +8,8 @@ import io.engram.weights.ServeDtype;
  * dot products (bf16 by a mask and a shift, int8 by a byte-to-float conversion and one scale per group). Several
  * rows (batched decode): each block of four weight rows is widened once into an L1-sized float buffer and then
  * multiplied by every input row, so the memory traffic stays one read of the quantized matrix per step. Weights
- * off the Java heap always take that block path, one row or many: JDK 17's vector loads from a buffer are slower
- * than from an array, so each block is copied (float32) or widened once into the L1 buffer and multiplied there.
+ * off the Java heap run the same loops with vector loads from their buffer (slower than from an array on JDK 17,
+ * see docs/PERFORMANCE.md); a float32 one off the heap with several rows takes the block path, copied into L1.
  */
 public final class ServedKernels {
 
@@ -55,9 +55,12 @@ public final class ServedKernels {
             }
             return;
         }
-        if (j.rows() == 1 && CpuKernels.VECTOR_API && !w.offHeap()) {
-            if (w.dtype == ServeDtype.BFLOAT16) ServedVectorOps.bf16Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
-            else ServedVectorOps.int8Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
+        if (j.rows() == 1 && CpuKernels.VECTOR_API) {
+            switch (w.dtype) {
+                case FLOAT32 -> ServedVectorOps.f32OffHeapRows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
+                case BFLOAT16 -> ServedVectorOps.bf16Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
+                case INT8 -> ServedVectorOps.int8Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
+            }
             return;
         }
         float[] buf = SCRATCH.get();

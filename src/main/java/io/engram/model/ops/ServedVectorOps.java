@@ -36,10 +36,15 @@ final class ServedVectorOps {
         return wv.lanewise(VectorOperators.AND, HIGH).reinterpretAsFloats();
     }
 
-    /** {@code y[yo + o] = W[o,:] . x[xo..]} for bf16 weight rows {@code [from, to)}: four rows per pass share each x load. */
+    /**
+     * {@code y[yo + o] = W[o,:] . x[xo..]} for bf16 weight rows {@code [from, to)}: four rows per pass share each x
+     * load. Heap or off-heap storage: the test on {@code off} is loop-invariant, so the JIT unswitches it.
+     */
     static void bf16Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
         int in = w.in, words = w.rowWords, blocks = in / (2 * L);       // full blocks; the rest is a scalar tail
         int[] p = w.bf16;
+        ByteBuffer d = w.data;
+        boolean off = d != null;
         int o = from;
         for (; o + 4 <= to; o += 4) {
             int b0 = o * words, b1 = b0 + words, b2 = b1 + words, b3 = b2 + words;
@@ -47,8 +52,18 @@ final class ServedVectorOps {
             for (int b = 0; b < blocks; b++) {
                 int wo = b * L, xi = xo + b * 2 * L;
                 FloatVector xl = FloatVector.fromArray(S, x, xi), xh = FloatVector.fromArray(S, x, xi + L);
-                IntVector w0 = IntVector.fromArray(SI, p, b0 + wo), w1 = IntVector.fromArray(SI, p, b1 + wo);
-                IntVector w2 = IntVector.fromArray(SI, p, b2 + wo), w3 = IntVector.fromArray(SI, p, b3 + wo);
+                IntVector w0, w1, w2, w3;
+                if (off) {
+                    w0 = IntVector.fromByteBuffer(SI, d, 4 * (b0 + wo), ORDER);
+                    w1 = IntVector.fromByteBuffer(SI, d, 4 * (b1 + wo), ORDER);
+                    w2 = IntVector.fromByteBuffer(SI, d, 4 * (b2 + wo), ORDER);
+                    w3 = IntVector.fromByteBuffer(SI, d, 4 * (b3 + wo), ORDER);
+                } else {
+                    w0 = IntVector.fromArray(SI, p, b0 + wo);
+                    w1 = IntVector.fromArray(SI, p, b1 + wo);
+                    w2 = IntVector.fromArray(SI, p, b2 + wo);
+                    w3 = IntVector.fromArray(SI, p, b3 + wo);
+                }
                 a0 = high(w0).fma(xh, low(w0).fma(xl, a0));
                 a1 = high(w1).fma(xh, low(w1).fma(xl, a1));
                 a2 = high(w2).fma(xh, low(w2).fma(xl, a2));
@@ -57,6 +72,43 @@ final class ServedVectorOps {
             float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
             float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
             for (int i = blocks * 2 * L; i < in; i++) {
+                float xi = x[xo + i];
+                s0 += w.get(o, i) * xi;
+                s1 += w.get(o + 1, i) * xi;
+                s2 += w.get(o + 2, i) * xi;
+                s3 += w.get(o + 3, i) * xi;
+            }
+            y[yo + o] = s0;
+            y[yo + o + 1] = s1;
+            y[yo + o + 2] = s2;
+            y[yo + o + 3] = s3;
+        }
+        for (; o < to; o++) {
+            float s = 0f;
+            for (int i = 0; i < in; i++) s += w.get(o, i) * x[xo + i];
+            y[yo + o] = s;
+        }
+    }
+
+    /** {@code y[yo + o] = W[o,:] . x[xo..]} for rows {@code [from, to)} of an off-heap float32 matrix, four rows per pass. */
+    static void f32OffHeapRows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
+        int in = w.in, bound = S.loopBound(in);
+        ByteBuffer d = w.data;
+        int o = from;
+        for (; o + 4 <= to; o += 4) {
+            int r0 = 4 * o * in, r1 = r0 + 4 * in, r2 = r1 + 4 * in, r3 = r2 + 4 * in;
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (; i < bound; i += L) {
+                FloatVector xv = FloatVector.fromArray(S, x, xo + i);
+                a0 = FloatVector.fromByteBuffer(S, d, r0 + 4 * i, ORDER).fma(xv, a0);
+                a1 = FloatVector.fromByteBuffer(S, d, r1 + 4 * i, ORDER).fma(xv, a1);
+                a2 = FloatVector.fromByteBuffer(S, d, r2 + 4 * i, ORDER).fma(xv, a2);
+                a3 = FloatVector.fromByteBuffer(S, d, r3 + 4 * i, ORDER).fma(xv, a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (; i < in; i++) {
                 float xi = x[xo + i];
                 s0 += w.get(o, i) * xi;
                 s1 += w.get(o + 1, i) * xi;
@@ -85,10 +137,12 @@ final class ServedVectorOps {
         return (FloatVector) ByteVector.fromByteBuffer(SB, q, at, ORDER).convertShape(VectorOperators.B2F, S, 0);
     }
 
-    /** {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, four rows per pass. */
+    /** {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, heap or off-heap, four rows per pass. */
     static void int8Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
         int in = w.in, g = w.group, groups = w.groups;
         byte[] q = w.q8;
+        ByteBuffer d = w.data;
+        boolean off = d != null;
         float[] sc = w.scales;
         int vecPerGroup = g / L;
         if (g % L != 0) {                                       // odd group sizes: scalar
@@ -109,10 +163,17 @@ final class ServedVectorOps {
                 for (int v = 0; v < vecPerGroup; v++) {
                     int i = base + v * L;
                     FloatVector xv = FloatVector.fromArray(S, x, xo + i);
-                    a0 = widen(q, r0 + i).fma(xv, a0);
-                    a1 = widen(q, r1 + i).fma(xv, a1);
-                    a2 = widen(q, r2 + i).fma(xv, a2);
-                    a3 = widen(q, r3 + i).fma(xv, a3);
+                    if (off) {
+                        a0 = widen(d, r0 + i).fma(xv, a0);
+                        a1 = widen(d, r1 + i).fma(xv, a1);
+                        a2 = widen(d, r2 + i).fma(xv, a2);
+                        a3 = widen(d, r3 + i).fma(xv, a3);
+                    } else {
+                        a0 = widen(q, r0 + i).fma(xv, a0);
+                        a1 = widen(q, r1 + i).fma(xv, a1);
+                        a2 = widen(q, r2 + i).fma(xv, a2);
+                        a3 = widen(q, r3 + i).fma(xv, a3);
+                    }
                 }
                 t0 = a0.fma(FloatVector.broadcast(S, sc[s0 + k]), t0);
                 t1 = a1.fma(FloatVector.broadcast(S, sc[s0 + groups + k]), t1);

@@ -150,11 +150,12 @@ public final class Rwkv7Model implements LanguageModel {
 
     /**
      * For the owner of the weights (the model loader): drops the checkpoint's tensors of the large matrices and the
-     * embedding, which nothing reads once the model holds its own copies (a .pth file's bytes would otherwise stay
-     * on the heap, a safetensors mapping stay open). The weights passed in must not be used elsewhere afterwards.
+     * embedding, and the LoRA down-projections, which nothing reads once the model holds its own copies (a .pth
+     * file's bytes would otherwise stay on the heap, a safetensors mapping stay open). The weights passed in must
+     * not be used elsewhere afterwards.
      */
     public void releaseCheckpointTensors() {
-        host.releaseLargeMatrices();
+        host.releaseConverted();
     }
 
     /** Bytes of served weights held off the Java heap (0 when they are Java arrays). */

@@ -21,13 +21,13 @@ import io.engram.weights.HostTensor;
 public final class Rwkv7Weights {
 
     public final Rwkv7Config config;
-    /** {@code emb.weight [V,C]}; null after {@link #releaseLargeMatrices()}. */
+    /** {@code emb.weight [V,C]}; null after {@link #releaseConverted()}. */
     public HostTensor emb;
     /** {@code blocks.0.ln0.weight/bias [C]}, applied to the embedding. */
     public final float[] ln0W, ln0B;
     /** {@code ln_out.weight/bias [C]}. */
     public final float[] lnOutW, lnOutB;
-    /** {@code head.weight [V,C]}; null after {@link #releaseLargeMatrices()}. */
+    /** {@code head.weight [V,C]}; null after {@link #releaseConverted()}. */
     public HostTensor head;
     public final Layer[] layers;
 
@@ -80,15 +80,18 @@ public final class Rwkv7Weights {
     }
 
     /**
-     * Drops the checkpoint tensors of the large matrices (embedding, r, k, v, output, channel mix, head)
-     * once the model holds its own copies, so a .pth file's bytes or a file mapping are not kept alive. Only for
-     * weights no one else will read; {@link #parameterCount()} must be taken before.
+     * Drops what a model converts into copies of its own once it is built: the checkpoint tensors of the large
+     * matrices (embedding, r, k, v, output, channel mix, head), so a .pth file's bytes or a file mapping are not kept
+     * alive, and the float32 LoRA down-projections ({@code w1, a1, v1, g1}: the decode kernels hold them
+     * transposed, libtorch and the device path their own copies). Only for weights no one else will read;
+     * {@link #parameterCount()} must be taken before.
      */
-    void releaseLargeMatrices() {
+    void releaseConverted() {
         emb = head = null;
         for (Layer l : layers) {
             l.wR = l.wK = l.wV = l.wO = null;
             l.ffnKey = l.ffnValue = null;
+            l.w1 = l.a1 = l.v1 = l.g1 = null;
         }
     }
 
