@@ -57,6 +57,29 @@ public interface LanguageModel extends AutoCloseable {
     }
 
     /**
+     * One step in which sequence {@code i} reads {@code counts[i]} consecutive tokens of {@code tokens} (in order):
+     * a batched decode step (one token each) with, say, a chunk of a long prompt riding along. Returns each
+     * sequence's logits after its last token, or null where {@code wantLogits[i]} is false. A model whose decode
+     * step is one pass over its weights (RWKV-7 on the CPU) runs it as one pass, so the chunk costs only its
+     * compute; this default reads each multi-token sequence first, then takes one step.
+     */
+    default float[][] stepMixed(List<ModelState> states, int[] tokens, int[] counts, boolean[] wantLogits) {
+        int[] last = new int[states.size()];
+        for (int i = 0, at = 0; i < states.size(); at += counts[i], i++) {
+            if (counts[i] > 1) forward(states.get(i), java.util.Arrays.copyOfRange(tokens, at, at + counts[i] - 1), false);
+            last[i] = tokens[at + counts[i] - 1];
+        }
+        float[][] out = step(states, last);
+        for (int i = 0; i < out.length; i++) if (!wantLogits[i]) out[i] = null;
+        return out;
+    }
+
+    /** Whether {@link #stepMixed} shares one pass over the weights (else a chunk is better read on its own). */
+    default boolean mixesSteps() {
+        return false;
+    }
+
+    /**
      * The weighted mean of states of this model ({@code weights} already normalised to sum 1): the memory that
      * answers from several documents at once. A pure function: the inputs are not modified.
      */

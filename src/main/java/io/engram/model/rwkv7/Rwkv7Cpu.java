@@ -32,6 +32,8 @@ final class Rwkv7Cpu implements AutoCloseable {
     /** {@code emb.weight [V,C]} (float32, or bfloat16 when that is the served format) and one row of it. */
     private final io.engram.model.ops.ServedMatrix emb;
     private final float[] embRow;
+    /** The sequence (index into this pass's states) each row belongs to. */
+    private final int[] rowSeq;
 
     /**
      * @param host    products for up to {@link HostProjections#maxRows()} rows: they read each weight once for
@@ -50,6 +52,7 @@ final class Rwkv7Cpu implements AutoCloseable {
         this.batched = batched;
         this.z = new Rwkv7Activations(cfg, batched == null ? Math.min(maxRows, host.maxRows()) : maxRows);
         this.lnOut = new float[z.rows * cfg.dim()];
+        this.rowSeq = new int[z.rows];
     }
 
     /** The most tokens one {@link #forward} call takes. */
@@ -61,9 +64,9 @@ final class Rwkv7Cpu implements AutoCloseable {
     float[] forward(Rwkv7State state, int[] tokens, int from, int to, boolean wantLogits) {
         int t = to - from;
         if (t > z.rows) throw new IllegalArgumentException("chunk of " + t + " tokens > " + z.rows);
-        run(new Rwkv7State[] {state}, tokens, from, t);
+        run(new Rwkv7State[] {state}, new int[] {0, t}, tokens, from, t);
         state.position += t;
-        return wantLogits ? logits(t - 1, 1)[0] : null;
+        return wantLogits ? logits(new int[] {t - 1})[0] : null;
     }
 
     /** One decode step for several sequences: {@code tokens[i]} into {@code states[i]}; each one's logits. */
@@ -71,8 +74,11 @@ final class Rwkv7Cpu implements AutoCloseable {
         float[][] out = new float[tokens.length][];
         for (int from = 0; from < tokens.length; from += z.rows) {
             int t = Math.min(z.rows, tokens.length - from);
-            run(java.util.Arrays.copyOfRange(states, from, from + t), tokens, from, t);
-            float[][] logits = logits(0, t);
+            int[] seg = new int[t + 1], rows = new int[t];
+            for (int i = 0; i <= t; i++) seg[i] = i;
+            for (int i = 0; i < t; i++) rows[i] = i;
+            run(java.util.Arrays.copyOfRange(states, from, from + t), seg, tokens, from, t);
+            float[][] logits = logits(rows);
             for (int i = 0; i < t; i++) {
                 states[from + i].position++;
                 out[from + i] = logits[i];
@@ -82,11 +88,40 @@ final class Rwkv7Cpu implements AutoCloseable {
     }
 
     /**
-     * Runs {@code t} rows through every block. {@code seq} is either one sequence (the rows are its consecutive
-     * tokens: priming) or {@code t} sequences (row i is the next token of sequence i: batched decode).
+     * One pass in which sequence {@code i} reads {@code counts[i]} consecutive tokens of {@code tokens} (in order):
+     * decode rows (one token each) with, say, a chunk of a long prompt riding along, so the chunk shares the
+     * step's single read of the weights instead of making a pass of its own. Returns each sequence's logits after
+     * its last token, or null where {@code wantLogits[i]} is false. At most {@link #maxRows()} tokens in all.
      */
-    private void run(Rwkv7State[] seq, int[] tokens, int from, int t) {
+    float[][] mixed(Rwkv7State[] states, int[] tokens, int[] counts, boolean[] wantLogits) {
+        int[] seg = new int[states.length + 1];
+        for (int i = 0; i < states.length; i++) seg[i + 1] = seg[i] + counts[i];
+        int t = seg[states.length];
+        if (t > z.rows) throw new IllegalArgumentException("a mixed step of " + t + " tokens > " + z.rows);
+        run(states, seg, tokens, 0, t);
+        int wanted = 0;
+        for (boolean w : wantLogits) if (w) wanted++;
+        int[] rows = new int[wanted];
+        for (int i = 0, k = 0; i < states.length; i++) {
+            states[i].position += counts[i];
+            if (wantLogits[i]) rows[k++] = seg[i + 1] - 1;
+        }
+        float[][] logits = logits(rows);
+        float[][] out = new float[states.length][];
+        for (int i = 0, k = 0; i < states.length; i++) if (wantLogits[i]) out[i] = logits[k++];
+        return out;
+    }
+
+    /**
+     * Runs {@code t} rows through every block: sequence {@code i} owns rows {@code [seg[i], seg[i+1])}, its
+     * consecutive tokens (priming: one sequence of t rows; batched decode: t sequences of one row; a mixed step:
+     * both).
+     */
+    private void run(Rwkv7State[] seq, int[] seg, int[] tokens, int from, int t) {
         int c = cfg.dim();
+        for (int i = 0; i < seq.length; i++) {
+            for (int row = seg[i]; row < seg[i + 1]; row++) rowSeq[row] = i;
+        }
         for (int i = 0; i < t; i++) {
             int tok = tokens[from + i];
             if (tok < 0 || tok >= cfg.vocab()) {
@@ -97,16 +132,17 @@ final class Rwkv7Cpu implements AutoCloseable {
         }
         Rwkv7Projections p = t <= host.maxRows() || batched == null ? host : batched;
         for (int l = 0; l < cfg.layers(); l++) {
-            timeMix(p, wt.layers[l], seq, l, t);
-            channelMix(p, wt.layers[l], seq, l, t);
+            timeMix(p, wt.layers[l], seq, seg, l, t);
+            channelMix(p, wt.layers[l], seq, seg, l, t);
         }
     }
 
-    /** Logits of rows {@code [first, first+n)}: {@code LN(x; ln_out) head^T}, the head streamed once for all rows. */
-    private float[][] logits(int first, int n) {
-        int c = cfg.dim(), vocab = cfg.vocab();
+    /** Logits of the given rows: {@code LN(x; ln_out) head^T}, the head streamed once for all of them. */
+    private float[][] logits(int[] rows) {
+        int c = cfg.dim(), vocab = cfg.vocab(), n = rows.length;
+        if (n == 0) return new float[0][];
         for (int i = 0; i < n; i++) {
-            layerNorm(z.x, (first + i) * c, c, wt.lnOutW, 0, wt.lnOutB, 0, LN_EPS, lnOut, i * c);
+            layerNorm(z.x, rows[i] * c, c, wt.lnOutW, 0, wt.lnOutB, 0, LN_EPS, lnOut, i * c);
         }
         float[] all = new float[n * vocab];
         io.engram.model.ops.ServedKernels.matVecs(new io.engram.model.ops.ServedKernels.Job(host.head(), lnOut, 0, all, 0, n));
@@ -118,25 +154,21 @@ final class Rwkv7Cpu implements AutoCloseable {
     /**
      * The token shift: layer-norm every row into {@code z.ln}, then fill {@code mixes} from
      * {@code x + (x_prev - x) * mix}, where x_prev is the previous row of the same sequence, or the sequence's
-     * stored value; that stored value is then advanced to this step's last row.
+     * stored value for its first row; each stored value is then advanced to its sequence's last row.
      */
-    private void tokenShift(Rwkv7State[] seq, float[][] prevOf, int t, float[] lnW, float[] lnB, Shift mixes) {
+    private void tokenShift(int[] seg, float[][] prevOf, int t, float[] lnW, float[] lnB, Shift mixes) {
         int c = cfg.dim();
-        boolean oneSequence = seq.length == 1;
         CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
             for (int row = r0; row < r1; row++) layerNorm(z.x, row * c, c, lnW, 0, lnB, 0, LN_EPS, z.ln, row * c);
         });
         CpuTeam.forRange(t, ROW_GRAIN, (r0, r1) -> {
             for (int row = r0; row < r1; row++) {
-                if (oneSequence && row > 0) mixes.apply(z.ln, (row - 1) * c, row * c);
-                else mixes.apply(prevOf[oneSequence ? 0 : row], 0, row * c);
+                int sq = rowSeq[row];
+                if (row > seg[sq]) mixes.apply(z.ln, (row - 1) * c, row * c);
+                else mixes.apply(prevOf[sq], 0, row * c);
             }
         });
-        if (oneSequence) {
-            System.arraycopy(z.ln, (t - 1) * c, prevOf[0], 0, c);
-        } else {
-            for (int row = 0; row < t; row++) System.arraycopy(z.ln, row * c, prevOf[row], 0, c);
-        }
+        for (int i = 0; i < prevOf.length; i++) System.arraycopy(z.ln, (seg[i + 1] - 1) * c, prevOf[i], 0, c);
     }
 
     /** Writes the mixes of the row at {@code o} of {@code z.ln}, with x_prev at {@code prev[po..]}. */
@@ -145,11 +177,11 @@ final class Rwkv7Cpu implements AutoCloseable {
         void apply(float[] prev, int po, int o);
     }
 
-    private void timeMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State[] seq, int l, int t) {
+    private void timeMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State[] seq, int[] seg, int l, int t) {
         int c = cfg.dim(), h = cfg.heads(), n = cfg.headSize();
         float[][] prevOf = new float[seq.length][];
         for (int i = 0; i < seq.length; i++) prevOf[i] = seq[i].attXPrev[l];
-        tokenShift(seq, prevOf, t, w.ln1W, w.ln1B, (prev, po, o) -> {
+        tokenShift(seg, prevOf, t, w.ln1W, w.ln1B, (prev, po, o) -> {
             for (int i = 0; i < c; i++) {
                 float x = z.ln[o + i], d = prev[po + i] - x;
                 z.xr[o + i] = x + d * w.xR[i];
@@ -167,13 +199,12 @@ final class Rwkv7Cpu implements AutoCloseable {
             for (int row = r0; row < r1; row++) mixVectors(w, l, row * c);
         });
         // S = S*w + (S @ -kk)(kk*a)^T + v k^T ; y = S r ; then GroupNorm, bonus and gate. Each (sequence, head)
-        // is an independent recurrence: one sequence runs its rows in order, head by head.
-        boolean oneSequence = seq.length == 1;
-        CpuTeam.forRange(oneSequence ? h : t * h, 1, (i0, i1) -> {
+        // is an independent recurrence: each sequence runs its rows in order, head by head.
+        CpuTeam.forRange(seq.length * h, 1, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
-                int head = i % h, first = oneSequence ? 0 : i / h, last = oneSequence ? t : first + 1;
-                float[] s = seq[oneSequence ? 0 : first].attKv[l];
-                for (int row = first; row < last; row++) {
+                int head = i % h, sq = i / h;
+                float[] s = seq[sq].attKv[l];
+                for (int row = seg[sq]; row < seg[sq + 1]; row++) {
                     int o = row * c + head * n;
                     WkvRecurrence.step(n, s, head * n * n, z.r, z.w, z.k, z.v, z.negKk, z.kkA, o, z.y);
                     layerNorm(z.y, o, n, w.lnxW, head * n, w.lnxB, head * n, Rwkv7Config.GROUP_NORM_EPS, z.y, o);
@@ -225,11 +256,11 @@ final class Rwkv7Cpu implements AutoCloseable {
         }
     }
 
-    private void channelMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State[] seq, int l, int t) {
+    private void channelMix(Rwkv7Projections p, Rwkv7Weights.Layer w, Rwkv7State[] seq, int[] seg, int l, int t) {
         int c = cfg.dim();
         float[][] prevOf = new float[seq.length][];
         for (int i = 0; i < seq.length; i++) prevOf[i] = seq[i].ffnXPrev[l];
-        tokenShift(seq, prevOf, t, w.ln2W, w.ln2B, (prev, po, o) -> {
+        tokenShift(seg, prevOf, t, w.ln2W, w.ln2B, (prev, po, o) -> {
             for (int i = 0; i < c; i++) z.xk[o + i] = z.ln[o + i] + (prev[po + i] - z.ln[o + i]) * w.ffnXK[i];
         });
         p.channelMix(l, t, z);

@@ -381,6 +381,19 @@ public final class Rwkv7Model implements LanguageModel {
         return out;
     }
 
+    /** On the CPU path, one pass: the riding chunk shares the step's read of the weights ({@link Rwkv7Cpu#mixed}). */
+    @Override
+    public float[][] stepMixed(List<ModelState> states, int[] tokens, int[] counts, boolean[] wantLogits) {
+        if (cpu == null || tokens.length > cpu.maxRows()) return LanguageModel.super.stepMixed(states, tokens, counts, wantLogits);
+        for (ModelState st : states) ((Rwkv7State) st).sync();
+        return cpu.mixed(states.toArray(Rwkv7State[]::new), tokens, counts, wantLogits);
+    }
+
+    @Override
+    public boolean mixesSteps() {
+        return cpu != null;
+    }
+
     @Override
     public ModelState combine(List<ModelState> states, double[] weights) {
         for (ModelState st : states) ((Rwkv7State) st).sync();
