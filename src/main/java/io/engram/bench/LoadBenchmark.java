@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class LoadBenchmark {
 
     record Result(int streams, double aggregateTokensPerS, double ttftP50, double ttftP99, double itlP50,
-                  double itlP99, int errors, boolean withPrime, int primeTokens) {}
+                  double itlP99, int errors, boolean withPrime, int primeTokens, double primeSeconds) {}
 
     private final HttpClient client = HttpClient.newHttpClient();
     private final int port;
@@ -36,13 +36,16 @@ final class LoadBenchmark {
         List<Double> itl = Collections.synchronizedList(new ArrayList<>());
         AtomicInteger errors = new AtomicInteger(), generated = new AtomicInteger();
         CompletableFuture<Void> prime = null;
+        double[] primeSeconds = {0};
         if (concurrentPrimeTokens != null) {
             // a new document every run: the same one would be answered from the store without priming
             int[] doc = new java.util.Random(System.nanoTime()).ints(concurrentPrimeTokens, 1, 60000).toArray();
             String body = "{\"tokens\":" + Arrays.toString(doc).replace(" ", "") + "}";
             prime = CompletableFuture.runAsync(() -> {
                 try {
+                    long p0 = System.nanoTime();
                     post("/v1/states", body);
+                    primeSeconds[0] = (System.nanoTime() - p0) / 1e9;
                 } catch (Exception e) {
                     errors.incrementAndGet();
                 }
@@ -60,7 +63,8 @@ final class LoadBenchmark {
         if (prime != null) prime.join();
         pool.shutdown();
         return new Result(streams, generated.get() / wall, pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99),
-                errors.get(), concurrentPrimeTokens != null, concurrentPrimeTokens == null ? 0 : concurrentPrimeTokens);
+                errors.get(), concurrentPrimeTokens != null, concurrentPrimeTokens == null ? 0 : concurrentPrimeTokens,
+                primeSeconds[0]);
     }
 
     private void stream(int seed, int tokens, List<Double> ttft, List<Double> itl, AtomicInteger errors, AtomicInteger generated) {
@@ -111,7 +115,8 @@ final class LoadBenchmark {
         System.out.println("| streams | concurrent prime | aggregate tok/s | TTFT p50 / p99 (ms) | ITL p50 / p99 (ms) | errors |");
         System.out.println("|---|---|---|---|---|---|");
         for (Result r : rs) {
-            System.out.printf("| %d | %s | %.1f | %.0f / %.0f | %.1f / %.1f | %d |%n", r.streams(), r.withPrime() ? r.primeTokens() + " tokens" : "none",
+            String prime = r.withPrime() ? String.format("%d tokens in %.1f s", r.primeTokens(), r.primeSeconds()) : "none";
+            System.out.printf("| %d | %s | %.1f | %.0f / %.0f | %.1f / %.1f | %d |%n", r.streams(), prime,
                     r.aggregateTokensPerS(), r.ttftP50(), r.ttftP99(), r.itlP50(), r.itlP99(), r.errors());
         }
     }

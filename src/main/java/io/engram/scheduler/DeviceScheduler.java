@@ -51,6 +51,18 @@ public class DeviceScheduler implements DisposableBean {
     private volatile int running;
     /** Moving averages used to size prefill chunks: ms per prefill token, ms per decode step. */
     private double prefillMsPerToken = 1, decodeStepMs = 0;
+    /**
+     * A long input that reads its next {@link #riderTokens} tokens inside the coming decode step (one pass over the
+     * weights with the decode rows, {@link LanguageModel#stepMixed}) instead of a prefill pass of its own; null
+     * when none. Only for models whose mixed step is one pass ({@link LanguageModel#mixesSteps}).
+     */
+    private Sequence rider;
+    /** {@code -Dengram.scheduler.mixed-steps=false} reads every chunk in a pass of its own (a measurement knob for docs/PERFORMANCE.md). */
+    static final boolean MIXED_STEPS = !"false".equals(System.getProperty("engram.scheduler.mixed-steps"));
+    private int riderTokens;
+    /** What one riding token adds to a decode step, ms (moving average; 0 until measured). */
+    private double riderMsPerToken = 0;
+    private volatile long mixedSteps;
 
     public DeviceScheduler(EngramProperties props, EngramMetrics metrics) {
         this.waiting = new ArrayBlockingQueue<>(props.scheduler().maxQueued());
@@ -77,6 +89,11 @@ public class DeviceScheduler implements DisposableBean {
         PrimeSequence s = new PrimeSequence(model, modelId, state, tokens, timeout.toNanos());
         submit(s);
         return s.future;
+    }
+
+    /** Decode steps so far that carried a riding input (a mixed step); for tests and the benchmark. */
+    public long mixedSteps() {
+        return mixedSteps;
     }
 
     /** Sequences admitted to the batch (reading or decoding). */
@@ -184,10 +201,25 @@ public class DeviceScheduler implements DisposableBean {
         }
         for (Sequence s : reading) {
             if (!s.prefilled() && active.contains(s)) {     // a read that failed above took s out of the batch
-                read(s, Math.min(s.remaining(), Math.max(8, budget)));
+                if (othersDecode && MIXED_STEPS && s.model.mixesSteps()) {
+                    rider = s;                              // rides along in the decode step: no pass of its own
+                    riderTokens = Math.min(s.remaining(), riderBudget());
+                } else {
+                    read(s, Math.min(s.remaining(), Math.max(8, budget)));
+                }
                 return;
             }
         }
+    }
+
+    /**
+     * Tokens a riding input reads per decode step: as many as add {@link #PREFILL_SHARE} of a decode step's time,
+     * from the measured cost of a riding token (8 until both are measured), and no more than the rows left.
+     */
+    private int riderBudget() {
+        int rows = Math.max(1, chunkTokens - activeRows());
+        if (decodeStepMs <= 0 || riderMsPerToken <= 0) return Math.min(rows, STEP_PREFILL);
+        return (int) Math.max(1, Math.min(rows, PREFILL_SHARE * decodeStepMs / riderMsPerToken));
     }
 
     /** Reads the next n input tokens of s; returns n. */
@@ -241,6 +273,13 @@ public class DeviceScheduler implements DisposableBean {
             s.pendingToken = token;
             byModel.computeIfAbsent(s.model, m -> new ArrayList<>()).add(s);
         }
+        Sequence riding = rider;
+        int ridingTokens = riderTokens;
+        rider = null;
+        if (riding != null && (!active.contains(riding) || !byModel.containsKey(riding.model))) {
+            if (active.contains(riding)) read(riding, ridingTokens);   // no decode rows of its model to ride with
+            riding = null;
+        }
         if (byModel.isEmpty()) return;
         long t0 = System.nanoTime();
         for (Map.Entry<LanguageModel, List<Sequence>> e : byModel.entrySet()) {
@@ -264,12 +303,23 @@ public class DeviceScheduler implements DisposableBean {
                 }
             }
             float[][] logits;
+            boolean mixed = riding != null && riding.model == e.getKey();
             try {
-                logits = e.getKey().step(states, tokens);
+                if (mixed) {
+                    logits = stepWithRider(e.getKey(), states, tokens, riding, ridingTokens);
+                    mixedSteps++;
+                } else {
+                    logits = e.getKey().step(states, tokens);
+                }
             } catch (RuntimeException ex) {
                 for (Sequence s : batch) {
                     active.remove(s);
                     s.fail(ex);
+                }
+                if (mixed) {
+                    active.remove(riding);
+                    riding.fail(ex);
+                    riding = null;
                 }
                 continue;
             }
@@ -290,7 +340,37 @@ public class DeviceScheduler implements DisposableBean {
             }
         }
         double ms = (System.nanoTime() - t0) / 1e6;
-        decodeStepMs = decodeStepMs == 0 ? ms : 0.8 * decodeStepMs + 0.2 * ms;
+        if (riding != null && decodeStepMs > 0) {
+            double perToken = Math.max(0.01, (ms - decodeStepMs) / ridingTokens);
+            riderMsPerToken = riderMsPerToken == 0 ? perToken : 0.8 * riderMsPerToken + 0.2 * perToken;
+        } else if (riding == null) {
+            decodeStepMs = decodeStepMs == 0 ? ms : 0.8 * decodeStepMs + 0.2 * ms;
+        }
+    }
+
+    /**
+     * The decode step of one model with {@code n} input tokens of {@code r} riding along (one mixed pass); returns
+     * the decode rows' logits and advances {@code r} as {@link #read} would.
+     */
+    private float[][] stepWithRider(LanguageModel model, List<ModelState> states, int[] tokens, Sequence r, int n) {
+        boolean last = n == r.remaining();
+        List<ModelState> all = new ArrayList<>(states);
+        all.add(r.state);
+        int[] allTokens = Arrays.copyOf(tokens, tokens.length + n);
+        System.arraycopy(r.input, r.read, allTokens, tokens.length, n);
+        int[] counts = new int[all.size()];
+        boolean[] want = new boolean[all.size()];
+        Arrays.fill(counts, 1);
+        Arrays.fill(want, true);
+        counts[states.size()] = n;
+        want[states.size()] = last && r.needsLogits();
+        float[][] out = model.stepMixed(all, allTokens, counts, want);
+        r.read += n;
+        if (last) {
+            if (out[states.size()] != null) r.logits = out[states.size()];
+            if (!r.prefillDone()) active.remove(r);
+        }
+        return Arrays.copyOf(out, states.size());
     }
 
     @Override
