@@ -29,11 +29,12 @@ import org.springframework.stereotype.Component;
  *   <li>admits waiting sequences, first come first served, up to {@code max-running};</li>
  *   <li>drops sequences whose client went away or whose deadline passed;</li>
  *   <li>reads input for sequences still reading (chunked prefill): short prompts whole, then one chunk of the
- *       oldest long input. While others decode, the budget is sized to take about half a decode step
- *       ({@link #PREFILL_SHARE}), which keeps every stream's time between tokens bounded while a long document is
- *       primed;</li>
+ *       oldest long input. While others decode, that chunk rides along in the decode step instead (a mixed step:
+ *       one pass over the weights, where a chunk of its own would cost another), sized to add about half a decode
+ *       step ({@link #PREFILL_SHARE}), which keeps every stream's time between tokens bounded while a long
+ *       document is primed;</li>
  *   <li>samples one token for every decoding sequence (the sampling itself in parallel on the CPU team, then each
- *       sequence emits its token in turn) and reads them all in one batched step.</li>
+ *       sequence emits its token in turn) and reads them all in one batched step, with the riding chunk if any.</li>
  * </ol>
  * Waiting requests beyond {@code max-queued} are refused with 429 and Retry-After.
  */
@@ -62,6 +63,14 @@ public class DeviceScheduler implements DisposableBean {
     private int riderTokens;
     /** What one riding token adds to a decode step, ms (moving average; 0 until measured). */
     private double riderMsPerToken = 0;
+    /**
+     * A decode step without a rider, ms, by its number of rows (moving averages; 0 = not measured): what a rider's
+     * budget and cost are measured against, for the batch as it is now, not as it was when the prime began.
+     */
+    private double[] pureStepMs = new double[65];
+    /** Decode steps so far; every {@link #REMEASURE}th one carries no rider, to keep {@link #pureStepMs} current. */
+    private long steps;
+    private static final int REMEASURE = 32;
     private volatile long mixedSteps;
 
     public DeviceScheduler(EngramProperties props, EngramMetrics metrics) {
@@ -162,10 +171,11 @@ public class DeviceScheduler implements DisposableBean {
     }
 
     /**
-     * While others decode, one iteration's prefill takes about this many decode steps' time. Measured under an
-     * 8k-token prime (docs/PERFORMANCE.md): 1.5, 1.0 and 0.5 gave a single stream's ITL p99 at 3.0x, 2.4x and 2.3x
-     * its p99 alone: a chunk is its own pass over the weights, which costs at least a decode step whatever its
-     * budget, so below one step the share mostly slows the prime.
+     * While others decode, one iteration's prefill takes about this many decode steps' time. With chunks read in
+     * passes of their own (models without a mixed step, or {@code -Dengram.scheduler.mixed-steps=false}), an 8k-token
+     * prime gave a single stream's ITL p99 at 3.0x, 2.4x and 2.3x its p99 alone for 1.5, 1.0 and 0.5: such a pass
+     * costs at least a decode step's read of the weights whatever its budget. A riding input (a mixed step) pays
+     * only for its compute, so the share is what it adds (docs/PERFORMANCE.md, "Concurrent streams").
      */
     static final double PREFILL_SHARE = 0.5;
     /** Prompts at most this long are read whole in one iteration, ahead of a long document's next chunk. */
@@ -202,8 +212,13 @@ public class DeviceScheduler implements DisposableBean {
         for (Sequence s : reading) {
             if (!s.prefilled() && active.contains(s)) {     // a read that failed above took s out of the batch
                 if (othersDecode && MIXED_STEPS && s.model.mixesSteps()) {
-                    rider = s;                              // rides along in the decode step: no pass of its own
-                    riderTokens = Math.min(s.remaining(), riderBudget());
+                    // rides along in the decode step: no pass of its own; now and then (and for a batch size not
+                    // seen yet) one step without it, to measure what the decode rows cost alone
+                    int rows = decodeRows();
+                    if (pureMs(rows) > 0 && steps % REMEASURE != 0) {
+                        rider = s;
+                        riderTokens = Math.min(s.remaining(), riderBudget(rows));
+                    }
                 } else {
                     read(s, Math.min(s.remaining(), Math.max(8, budget)));
                 }
@@ -213,13 +228,27 @@ public class DeviceScheduler implements DisposableBean {
     }
 
     /**
-     * Tokens a riding input reads per decode step: as many as add {@link #PREFILL_SHARE} of a decode step's time,
-     * from the measured cost of a riding token (8 until both are measured), and no more than the rows left.
+     * Tokens a riding input reads in a step of {@code rows} decode rows: as many as add {@link #PREFILL_SHARE} of
+     * that step's time alone, from the measured cost of a riding token ({@link #STEP_PREFILL} until measured), and
+     * no more than the rows a pass takes.
      */
-    private int riderBudget() {
-        int rows = Math.max(1, chunkTokens - activeRows());
-        if (decodeStepMs <= 0 || riderMsPerToken <= 0) return Math.min(rows, STEP_PREFILL);
-        return (int) Math.max(1, Math.min(rows, PREFILL_SHARE * decodeStepMs / riderMsPerToken));
+    private int riderBudget(int rows) {
+        int room = Math.max(1, chunkTokens - rows);
+        if (riderMsPerToken <= 0) return Math.min(room, STEP_PREFILL);
+        return (int) Math.max(1, Math.min(room, PREFILL_SHARE * pureMs(rows) / riderMsPerToken));
+    }
+
+    /** Rows of the coming decode step: decoding sequences, and inputs short enough to ride one token a step. */
+    private int decodeRows() {
+        int n = 0;
+        for (Sequence a : active) {
+            if (a.prefilled() || a.remaining() <= STEP_PREFILL || a.mixture() != null) n += a.rows();
+        }
+        return n;
+    }
+
+    private double pureMs(int rows) {
+        return rows < pureStepMs.length ? pureStepMs[rows] : 0;
     }
 
     /** Reads the next n input tokens of s; returns n. */
@@ -281,6 +310,9 @@ public class DeviceScheduler implements DisposableBean {
             riding = null;
         }
         if (byModel.isEmpty()) return;
+        int stepRows = 0;
+        for (List<Sequence> b : byModel.values()) for (Sequence q : b) stepRows += q.rows();
+        steps++;
         long t0 = System.nanoTime();
         for (Map.Entry<LanguageModel, List<Sequence>> e : byModel.entrySet()) {
             List<Sequence> batch = e.getValue();
@@ -340,11 +372,15 @@ public class DeviceScheduler implements DisposableBean {
             }
         }
         double ms = (System.nanoTime() - t0) / 1e6;
-        if (riding != null && decodeStepMs > 0) {
-            double perToken = Math.max(0.01, (ms - decodeStepMs) / ridingTokens);
-            riderMsPerToken = riderMsPerToken == 0 ? perToken : 0.8 * riderMsPerToken + 0.2 * perToken;
-        } else if (riding == null) {
+        if (riding != null) {
+            if (pureMs(stepRows) > 0) {
+                double perToken = Math.max(0.01, (ms - pureMs(stepRows)) / ridingTokens);
+                riderMsPerToken = riderMsPerToken == 0 ? perToken : 0.8 * riderMsPerToken + 0.2 * perToken;
+            }
+        } else {
             decodeStepMs = decodeStepMs == 0 ? ms : 0.8 * decodeStepMs + 0.2 * ms;
+            if (stepRows >= pureStepMs.length) pureStepMs = Arrays.copyOf(pureStepMs, stepRows + 1);
+            pureStepMs[stepRows] = pureStepMs[stepRows] == 0 ? ms : 0.8 * pureStepMs[stepRows] + 0.2 * ms;
         }
     }
 
