@@ -50,6 +50,8 @@ public class DeviceScheduler implements DisposableBean {
     private final Thread thread;
     private volatile boolean stopping;
     private volatile int running;
+    /** {@code -Dengram.scheduler.mixed-steps=false} reads every chunk in a pass of its own (a measurement knob for docs/PERFORMANCE.md). */
+    static final boolean MIXED_STEPS = !"false".equals(System.getProperty("engram.scheduler.mixed-steps"));
     /** Moving averages used to size prefill chunks: ms per prefill token, ms per decode step. */
     private double prefillMsPerToken = 1, decodeStepMs = 0;
     /**
@@ -58,8 +60,6 @@ public class DeviceScheduler implements DisposableBean {
      * when none. Only for models whose mixed step is one pass ({@link LanguageModel#mixesSteps}).
      */
     private Sequence rider;
-    /** {@code -Dengram.scheduler.mixed-steps=false} reads every chunk in a pass of its own (a measurement knob for docs/PERFORMANCE.md). */
-    static final boolean MIXED_STEPS = !"false".equals(System.getProperty("engram.scheduler.mixed-steps"));
     private int riderTokens;
     /** What one riding token adds to a decode step, ms (moving average; 0 until measured). */
     private double riderMsPerToken = 0;
@@ -71,6 +71,8 @@ public class DeviceScheduler implements DisposableBean {
     /** Decode steps so far; every {@link #REMEASURE}th one carries no rider, to keep {@link #pureStepMs} current. */
     private long steps;
     private static final int REMEASURE = 32;
+    /** Iterations in a row in which the long input did not ride (being measured): after two it rides regardless. */
+    private int notRidden;
     private volatile long mixedSteps;
 
     public DeviceScheduler(EngramProperties props, EngramMetrics metrics) {
@@ -215,9 +217,12 @@ public class DeviceScheduler implements DisposableBean {
                     // rides along in the decode step: no pass of its own; now and then (and for a batch size not
                     // seen yet) one step without it, to measure what the decode rows cost alone
                     int rows = decodeRows();
-                    if (pureMs(rows) > 0 && steps % REMEASURE != 0) {
+                    if (pureMs(rows) > 0 && steps % REMEASURE != 0 || notRidden >= 2) {
                         rider = s;
                         riderTokens = Math.min(s.remaining(), riderBudget(rows));
+                        notRidden = 0;
+                    } else {
+                        notRidden++;                        // the prime always moves: at most two steps in a row
                     }
                 } else {
                     read(s, Math.min(s.remaining(), Math.max(8, budget)));
@@ -234,7 +239,7 @@ public class DeviceScheduler implements DisposableBean {
      */
     private int riderBudget(int rows) {
         int room = Math.max(1, chunkTokens - rows);
-        if (riderMsPerToken <= 0) return Math.min(room, STEP_PREFILL);
+        if (riderMsPerToken <= 0 || pureMs(rows) <= 0) return Math.min(room, STEP_PREFILL);
         return (int) Math.max(1, Math.min(room, PREFILL_SHARE * pureMs(rows) / riderMsPerToken));
     }
 
