@@ -22,10 +22,10 @@ import java.nio.IntBuffer;
  * </ul>
  *
  * <p>Storage: Java arrays (the default), or off the Java heap ({@link #build} with a {@link NativeMemory}): the same
- * layout in one native buffer, so a model larger than the heap can be served. On JDK 17 a vector load from a
- * buffer is slower than from an array (docs/PERFORMANCE.md, "Weights off the Java heap"), so the kernels widen
- * off-heap rows block by block into an L1-sized array and multiply from there. The int8 scales (one float per
- * {@link #group} weights) stay on the heap either way.
+ * layout in one native buffer, so a model larger than the heap can be served. The one-row kernels load from the
+ * buffer directly, slower than from an array on JDK 17 (docs/PERFORMANCE.md, "Weights off the Java heap"); a
+ * batched product widens each block of rows into an L1-sized array once, as for the heap formats. The int8
+ * scales (one float per {@link #group} weights) stay on the heap either way.
  */
 public final class ServedMatrix {
 
