@@ -156,7 +156,7 @@ public final class ModelDirectory {
             throw new CheckpointException("model '" + id + "': " + e.getMessage(), e);
         }
         try (Checkpoint ck = Checkpoints.open(dir)) {
-            String fingerprint = fingerprint(dir.resolve("config.json"), ck.files());
+            String fingerprint = fingerprint(dir.resolve("config.json"), ck.files(), serve);
             String dtype = dominantDtype(ck, config.architecture());
             LanguageModel model = switch (config.architecture()) {
                 case "rwkv7" -> {
@@ -201,6 +201,15 @@ public final class ModelDirectory {
 
     /** {@code sha256:} of config.json followed by every weight file (sorted by name), each prefixed by its name. */
     static String fingerprint(Path config, List<Path> weightFiles) throws IOException {
+        return fingerprint(config, weightFiles, ServeDtype.FLOAT32);
+    }
+
+    /**
+     * As {@link #fingerprint(Path, List)}, followed by {@code "serve_dtype" 0 <format>} when the model is served in
+     * another format than float32: priming and decode then compute with the served weights, so its states differ
+     * from float32's and must not share their ids (a float32 model's fingerprint is unchanged).
+     */
+    static String fingerprint(Path config, List<Path> weightFiles, ServeDtype serve) throws IOException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-256");
@@ -217,6 +226,11 @@ public final class ModelDirectory {
             try (InputStream in = Files.newInputStream(f)) {
                 for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
             }
+        }
+        if (serve != ServeDtype.FLOAT32) {
+            md.update("serve_dtype".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            md.update((byte) 0);
+            md.update(serve.id.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
         return "sha256:" + HexFormat.of().formatHex(md.digest());
     }

@@ -99,6 +99,20 @@ class ServeDtypeSettingTest {
     }
 
     @Test
+    void aServedFormatHasItsOwnFingerprintSoItsStatesKeepTheirOwnIds() throws Exception {
+        Path dir = model(null);
+        try (LoadedModel f = ModelDirectory.load("m", dir, opts("", Map.of()));
+             LoadedModel f2 = ModelDirectory.load("m", dir, opts("float32", Map.of()));
+             LoadedModel b = ModelDirectory.load("m", dir, opts("bfloat16", Map.of()));
+             LoadedModel q = ModelDirectory.load("m", dir, opts("int8", Map.of()))) {
+            assertEquals(f.fingerprint(), f2.fingerprint(), "float32 however it is chosen");
+            assertEquals(java.util.Set.of(f.fingerprint(), b.fingerprint(), q.fingerprint()).size(), 3,
+                    "each served format primes its own states");
+            assertTrue(b.fingerprint().startsWith("sha256:") && b.fingerprint().length() == f.fingerprint().length());
+        }
+    }
+
+    @Test
     void weightsMemoryChoosesTheHeapUnlessTheWeightsCrowdIt() throws Exception {
         assertTrue(ModelDirectory.offHeap("native", 1, 1000));
         assertTrue(!ModelDirectory.offHeap("heap", 10_000, 1000));
