@@ -67,7 +67,7 @@ public class DeviceScheduler implements DisposableBean {
      * A decode step without a rider, ms, by its number of rows (moving averages; 0 = not measured): what a rider's
      * budget and cost are measured against, for the batch as it is now, not as it was when the prime began.
      */
-    private double[] pureStepMs = new double[65];
+    private final double[] pureStepMs;
     /** Decode steps so far; every {@link #REMEASURE}th one carries no rider, to keep {@link #pureStepMs} current. */
     private long steps;
     private static final int REMEASURE = 32;
@@ -78,6 +78,7 @@ public class DeviceScheduler implements DisposableBean {
     public DeviceScheduler(EngramProperties props, EngramMetrics metrics) {
         this.waiting = new ArrayBlockingQueue<>(props.scheduler().maxQueued());
         this.maxRunning = props.scheduler().maxRunning();
+        this.pureStepMs = new double[maxRunning + 1];      // a step has at most max-running rows
         this.chunkTokens = props.scheduler().chunkTokens();
         this.thread = new Thread(this::loop, "engram-device-0");
         this.thread.setDaemon(true);
@@ -384,8 +385,9 @@ public class DeviceScheduler implements DisposableBean {
             }
         } else {
             decodeStepMs = decodeStepMs == 0 ? ms : 0.8 * decodeStepMs + 0.2 * ms;
-            if (stepRows >= pureStepMs.length) pureStepMs = Arrays.copyOf(pureStepMs, stepRows + 1);
-            pureStepMs[stepRows] = pureStepMs[stepRows] == 0 ? ms : 0.8 * pureStepMs[stepRows] + 0.2 * ms;
+            if (stepRows < pureStepMs.length) {              // (a lone mixture wider than max-running is not kept)
+                pureStepMs[stepRows] = pureStepMs[stepRows] == 0 ? ms : 0.8 * pureStepMs[stepRows] + 0.2 * ms;
+            }
         }
     }
 

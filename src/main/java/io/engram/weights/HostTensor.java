@@ -109,29 +109,12 @@ public final class HostTensor {
     public float[] toFloatArray() {
         int n = Math.toIntExact(numel);
         float[] out = new float[n];
-        ByteBuffer b = data();
-        switch (dtype) {
-            case F32 -> b.asFloatBuffer().get(out);
-            case F64 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = (float) b.getDouble(i * 8);
-                }
-            }
-            case F16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = halfToFloat(b.getShort(i * 2));
-                }
-            }
-            case BF16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = bf16ToFloat(b.getShort(i * 2));
-                }
-            }
-            default -> {
-                long[] longs = toLongArray();
-                for (int i = 0; i < n; i++) {
-                    out[i] = (float) longs[i];
-                }
+        if (dtype.isFloatingPoint()) {
+            floatsInto(0, out, 0, n);
+        } else {
+            long[] longs = toLongArray();
+            for (int i = 0; i < n; i++) {
+                out[i] = (float) longs[i];
             }
         }
         return out;

@@ -171,11 +171,9 @@ public final class ServedMatrix {
 
     /** {@code w [out, in]} in {@code dtype}; int8 uses groups of {@link ServeDtype#INT8_GROUP} (per row if {@code in} is not a multiple). */
     public static ServedMatrix of(float[] w, int out, int in, ServeDtype dtype) {
-        return switch (dtype) {
-            case FLOAT32 -> float32(w, out, in);
-            case BFLOAT16 -> bfloat16(w, out, in);
-            case INT8 -> int8(w, out, in, INT8_GROUP > 0 && in % INT8_GROUP == 0 ? INT8_GROUP : in);
-        };
+        if (dtype == ServeDtype.FLOAT32) return float32(w, out, in);
+        check(w, out, in);
+        return build(rowsOf(w, in), out, in, dtype, null);
     }
 
     /** Wraps {@code w} (not copied). */
@@ -185,8 +183,7 @@ public final class ServedMatrix {
     }
 
     public static ServedMatrix bfloat16(float[] w, int out, int in) {
-        check(w, out, in);
-        return build((o, dst) -> System.arraycopy(w, o * in, dst, 0, in), out, in, ServeDtype.BFLOAT16, null);
+        return of(w, out, in, ServeDtype.BFLOAT16);
     }
 
     /** Symmetric int8 with one scale per {@code group} columns ({@code group == in}: per row). */
@@ -198,6 +195,11 @@ public final class ServedMatrix {
         float[] s = new float[out * groups];
         for (int o = 0; o < out; o++) quantize(w, o * in, in, group, q, o * in, s, o * groups);
         return new ServedMatrix(ServeDtype.INT8, out, in, group, 0, null, null, 0, q, s, groups);
+    }
+
+    /** Rows of a row-major {@code [out, in]} array. */
+    private static Rows rowsOf(float[] w, int in) {
+        return (o, dst) -> System.arraycopy(w, o * in, dst, 0, in);
     }
 
     /** float32 to bfloat16 bits, round to nearest even (NaN stays NaN). */

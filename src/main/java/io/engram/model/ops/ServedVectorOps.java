@@ -69,25 +69,10 @@ final class ServedVectorOps {
                 a2 = high(w2).fma(xh, low(w2).fma(xl, a2));
                 a3 = high(w3).fma(xh, low(w3).fma(xl, a3));
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-            for (int i = blocks * 2 * L; i < in; i++) {
-                float xi = x[xo + i];
-                s0 += w.get(o, i) * xi;
-                s1 += w.get(o + 1, i) * xi;
-                s2 += w.get(o + 2, i) * xi;
-                s3 += w.get(o + 3, i) * xi;
-            }
-            y[yo + o] = s0;
-            y[yo + o + 1] = s1;
-            y[yo + o + 2] = s2;
-            y[yo + o + 3] = s3;
+            finish4(w, x, xo, y, yo, o, blocks * 2 * L, a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD),
+                    a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD));
         }
-        for (; o < to; o++) {
-            float s = 0f;
-            for (int i = 0; i < in; i++) s += w.get(o, i) * x[xo + i];
-            y[yo + o] = s;
-        }
+        scalarRows(w, x, xo, y, yo, o, to);
     }
 
     /** {@code y[yo + o] = W[o,:] . x[xo..]} for rows {@code [from, to)} of an off-heap float32 matrix, four rows per pass. */
@@ -106,23 +91,37 @@ final class ServedVectorOps {
                 a2 = FloatVector.fromByteBuffer(S, d, r2 + 4 * i, ORDER).fma(xv, a2);
                 a3 = FloatVector.fromByteBuffer(S, d, r3 + 4 * i, ORDER).fma(xv, a3);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-            for (; i < in; i++) {
-                float xi = x[xo + i];
-                s0 += w.get(o, i) * xi;
-                s1 += w.get(o + 1, i) * xi;
-                s2 += w.get(o + 2, i) * xi;
-                s3 += w.get(o + 3, i) * xi;
-            }
-            y[yo + o] = s0;
-            y[yo + o + 1] = s1;
-            y[yo + o + 2] = s2;
-            y[yo + o + 3] = s3;
+            finish4(w, x, xo, y, yo, o, i, a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD),
+                    a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD));
         }
-        for (; o < to; o++) {
+        scalarRows(w, x, xo, y, yo, o, to);
+    }
+
+    /**
+     * Stores four rows' dot products {@code y[yo + o .. o+3]}: the lane sums {@code s0..s3} of their vector parts
+     * plus columns {@code [from, in)} (what no full vector covered) one at a time. Takes floats, not vectors, so
+     * nothing is boxed if the JIT does not inline it.
+     */
+    private static void finish4(ServedMatrix w, float[] x, int xo, float[] y, int yo, int o, int from,
+                                float s0, float s1, float s2, float s3) {
+        for (int i = from; i < w.in; i++) {
+            float xi = x[xo + i];
+            s0 += w.get(o, i) * xi;
+            s1 += w.get(o + 1, i) * xi;
+            s2 += w.get(o + 2, i) * xi;
+            s3 += w.get(o + 3, i) * xi;
+        }
+        y[yo + o] = s0;
+        y[yo + o + 1] = s1;
+        y[yo + o + 2] = s2;
+        y[yo + o + 3] = s3;
+    }
+
+    /** {@code y[yo + o] = W[o,:] . x[xo..]} one value at a time, for rows {@code [from, to)} (the rows a pass of four leaves). */
+    private static void scalarRows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
+        for (int o = from; o < to; o++) {
             float s = 0f;
-            for (int i = 0; i < in; i++) s += w.get(o, i) * x[xo + i];
+            for (int i = 0; i < w.in; i++) s += w.get(o, i) * x[xo + i];
             y[yo + o] = s;
         }
     }
@@ -146,11 +145,7 @@ final class ServedVectorOps {
         float[] sc = w.scales;
         int vecPerGroup = g / L;
         if (g % L != 0) {                                       // odd group sizes: scalar
-            for (int o = from; o < to; o++) {
-                float s = 0f;
-                for (int i = 0; i < in; i++) s += w.get(o, i) * x[xo + i];
-                y[yo + o] = s;
-            }
+            scalarRows(w, x, xo, y, yo, from, to);
             return;
         }
         int o = from;
@@ -185,11 +180,7 @@ final class ServedVectorOps {
             y[yo + o + 2] = t2.reduceLanes(VectorOperators.ADD);
             y[yo + o + 3] = t3.reduceLanes(VectorOperators.ADD);
         }
-        for (; o < to; o++) {
-            float s = 0f;
-            for (int i = 0; i < in; i++) s += w.get(o, i) * x[xo + i];
-            y[yo + o] = s;
-        }
+        scalarRows(w, x, xo, y, yo, o, to);
     }
 
     /**

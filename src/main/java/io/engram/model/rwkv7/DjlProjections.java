@@ -40,11 +40,15 @@ final class DjlProjections implements Rwkv7Projections {
     /** The float32 scratch matrix that served weights are widened into, sized for the largest, or null. */
     private final ByteBuffer scratch;
 
+    /** Indices into {@link Layer#large}, in the order of {@link HostProjections#large}. */
+    private static final int R = 0, K = 1, V = 2, O = 3, FFN_KEY = 4, FFN_VALUE = 5;
+
     /** One block's matrices: LoRAs as {@code [in, out]} tensors; the large ones as served, plus aliases where libtorch can read them. */
     private static final class Layer {
         NDArray w1, w2, a1, a2, v1, v2, g1, g2;
-        ServedMatrix wR, wK, wV, wO, key, value;
-        /** {@code W^T} views over off-heap float32 storage, by the order of {@link HostProjections#large}; null entries are widened per call. */
+        /** r, k, v, output, ffn key, ffn value, as the decode kernels hold them. */
+        ServedMatrix[] large;
+        /** {@code W^T} views over off-heap float32 storage, by index into {@link #large}; null entries are widened per call. */
         final NDArray[] inPlace = new NDArray[6];
     }
 
@@ -67,8 +71,7 @@ final class DjlProjections implements Rwkv7Projections {
             }
             d.g1 = Nd.upload(manager, w.g1, c, cfg.gateLora());
             d.g2 = Nd.upload(manager, w.g2, cfg.gateLora(), c);
-            ServedMatrix[] large = host.large(l);
-            d.wR = large[0]; d.wK = large[1]; d.wV = large[2]; d.wO = large[3]; d.key = large[4]; d.value = large[5];
+            ServedMatrix[] large = d.large = host.large(l);
             for (int i = 0; i < large.length; i++) {
                 ByteBuffer f32 = large[i].float32Buffer();
                 if (f32 != null) {
@@ -90,9 +93,9 @@ final class DjlProjections implements Rwkv7Projections {
         try (NDManager sm = manager.newSubManager()) {
             NDArray xr = upload(sm, 0, z.xr, t), xw = upload(sm, 1, z.xw, t), xk = upload(sm, 2, z.xk, t);
             NDArray xv = upload(sm, 3, z.xv, t), xa = upload(sm, 4, z.xa, t), xg = upload(sm, 5, z.xg, t);
-            download(xr.matMul(weightT(sm, d, 0, d.wR)), z.r, t);                     // [t,C]
-            download(xk.matMul(weightT(sm, d, 1, d.wK)), z.k, t);
-            download(xv.matMul(weightT(sm, d, 2, d.wV)), z.v, t);
+            download(xr.matMul(weightT(sm, d, R)), z.r, t);                           // [t,C]
+            download(xk.matMul(weightT(sm, d, K)), z.k, t);
+            download(xv.matMul(weightT(sm, d, V)), z.v, t);
             download(xw.matMul(d.w1).tanh().matMul(d.w2), z.w, t);
             download(xa.matMul(d.a1).matMul(d.a2), z.a, t);
             download(Activation.sigmoid(xg.matMul(d.g1)).matMul(d.g2), z.g, t);
@@ -104,7 +107,7 @@ final class DjlProjections implements Rwkv7Projections {
     public void timeMixOut(int l, int t, Rwkv7Activations z) {
         Layer d = layers[l];
         try (NDManager sm = manager.newSubManager()) {
-            download(upload(sm, 0, z.y, t).matMul(weightT(sm, d, 3, d.wO)), z.dx, t);
+            download(upload(sm, 0, z.y, t).matMul(weightT(sm, d, O)), z.dx, t);
         }
     }
 
@@ -112,8 +115,8 @@ final class DjlProjections implements Rwkv7Projections {
     public void channelMix(int l, int t, Rwkv7Activations z) {
         Layer d = layers[l];
         try (NDManager sm = manager.newSubManager()) {
-            NDArray hidden = Activation.relu(upload(sm, 0, z.xk, t).matMul(weightT(sm, d, 4, d.key))).square(); // [t,F]
-            download(hidden.matMul(weightT(sm, d, 5, d.value)), z.dx, t);                                       // [t,C]
+            NDArray hidden = Activation.relu(upload(sm, 0, z.xk, t).matMul(weightT(sm, d, FFN_KEY))).square(); // [t,F]
+            download(hidden.matMul(weightT(sm, d, FFN_VALUE)), z.dx, t);                                      // [t,C]
         }
     }
 
@@ -121,8 +124,9 @@ final class DjlProjections implements Rwkv7Projections {
      * {@code W^T [in, out]} of large matrix {@code i} of a layer: the in-place view, or the matrix widened into the
      * scratch (valid until the next call: each product is downloaded before the next weight is widened).
      */
-    private NDArray weightT(NDManager sm, Layer d, int i, ServedMatrix w) {
+    private NDArray weightT(NDManager sm, Layer d, int i) {
         if (d.inPlace[i] != null) return d.inPlace[i];
+        ServedMatrix w = d.large[i];
         FloatBuffer dst = scratch.asFloatBuffer();
         int grain = Math.max(16, (1 << 16) / w.in);
         CpuTeam.forRange(w.out, grain, (from, to) -> {

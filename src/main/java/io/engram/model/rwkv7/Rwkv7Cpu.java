@@ -62,11 +62,8 @@ final class Rwkv7Cpu implements AutoCloseable {
 
     /** Reads {@code tokens[from, to)} (at most {@link #maxRows()}) into {@code state}; logits after the last one if asked. */
     float[] forward(Rwkv7State state, int[] tokens, int from, int to, boolean wantLogits) {
-        int t = to - from;
-        if (t > z.rows) throw new IllegalArgumentException("chunk of " + t + " tokens > " + z.rows);
-        run(new Rwkv7State[] {state}, new int[] {0, t}, tokens, from, t);
-        state.position += t;
-        return wantLogits ? logits(new int[] {t - 1})[0] : null;
+        return mixed(new Rwkv7State[] {state}, java.util.Arrays.copyOfRange(tokens, from, to), new int[] {to - from},
+                new boolean[] {wantLogits})[0];
     }
 
     /** One decode step for several sequences: {@code tokens[i]} into {@code states[i]}; each one's logits. */
@@ -74,15 +71,13 @@ final class Rwkv7Cpu implements AutoCloseable {
         float[][] out = new float[tokens.length][];
         for (int from = 0; from < tokens.length; from += z.rows) {
             int t = Math.min(z.rows, tokens.length - from);
-            int[] seg = new int[t + 1], rows = new int[t];
-            for (int i = 0; i <= t; i++) seg[i] = i;
-            for (int i = 0; i < t; i++) rows[i] = i;
-            run(java.util.Arrays.copyOfRange(states, from, from + t), seg, tokens, from, t);
-            float[][] logits = logits(rows);
-            for (int i = 0; i < t; i++) {
-                states[from + i].position++;
-                out[from + i] = logits[i];
-            }
+            int[] ones = new int[t];
+            boolean[] all = new boolean[t];
+            java.util.Arrays.fill(ones, 1);
+            java.util.Arrays.fill(all, true);
+            float[][] logits = mixed(java.util.Arrays.copyOfRange(states, from, from + t),
+                    java.util.Arrays.copyOfRange(tokens, from, from + t), ones, all);
+            System.arraycopy(logits, 0, out, from, t);
         }
         return out;
     }
@@ -92,13 +87,14 @@ final class Rwkv7Cpu implements AutoCloseable {
      * decode rows (one token each) with, say, a chunk of a long prompt riding along, so the chunk shares the
      * step's single read of the weights instead of making a pass of its own. Returns each sequence's logits after
      * its last token, or null where {@code wantLogits[i]} is false. At most {@link #maxRows()} tokens in all.
+     * {@link #forward} (one sequence) and {@link #step} (one token each) are its two plain cases.
      */
     float[][] mixed(Rwkv7State[] states, int[] tokens, int[] counts, boolean[] wantLogits) {
         int[] seg = new int[states.length + 1];
         for (int i = 0; i < states.length; i++) seg[i + 1] = seg[i] + counts[i];
         int t = seg[states.length];
-        if (t > z.rows) throw new IllegalArgumentException("a mixed step of " + t + " tokens > " + z.rows);
-        run(states, seg, tokens, 0, t);
+        if (t > z.rows) throw new IllegalArgumentException("a pass of " + t + " tokens > " + z.rows);
+        run(states, seg, tokens, t);
         int wanted = 0;
         for (boolean w : wantLogits) if (w) wanted++;
         int[] rows = new int[wanted];
@@ -117,13 +113,13 @@ final class Rwkv7Cpu implements AutoCloseable {
      * consecutive tokens (priming: one sequence of t rows; batched decode: t sequences of one row; a mixed step:
      * both).
      */
-    private void run(Rwkv7State[] seq, int[] seg, int[] tokens, int from, int t) {
+    private void run(Rwkv7State[] seq, int[] seg, int[] tokens, int t) {
         int c = cfg.dim();
         for (int i = 0; i < seq.length; i++) {
             for (int row = seg[i]; row < seg[i + 1]; row++) rowSeq[row] = i;
         }
         for (int i = 0; i < t; i++) {
-            int tok = tokens[from + i];
+            int tok = tokens[i];
             if (tok < 0 || tok >= cfg.vocab()) {
                 throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + cfg.vocab() + ")");
             }

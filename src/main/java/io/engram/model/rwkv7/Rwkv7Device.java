@@ -115,17 +115,17 @@ final class Rwkv7Device {
             kK = Nd.upload(m, w.kK, c);
             kA = Nd.upload(m, w.kA, c);
             rK = Nd.upload(m, w.rK, c);                                                  // [H*N], flattened r_k
-            wR = Nd.linearWeight(m, Rwkv7Weights.floats(w.wR), c, c);
-            wK = Nd.linearWeight(m, Rwkv7Weights.floats(w.wK), c, c);
-            wV = Nd.linearWeight(m, Rwkv7Weights.floats(w.wV), c, c);
-            wO = Nd.linearWeight(m, Rwkv7Weights.floats(w.wO), c, c);
+            wR = Nd.linearWeight(m, w.wR.toFloatArray(), c, c);
+            wK = Nd.linearWeight(m, w.wK.toFloatArray(), c, c);
+            wV = Nd.linearWeight(m, w.wV.toFloatArray(), c, c);
+            wO = Nd.linearWeight(m, w.wO.toFloatArray(), c, c);
             lnxW = Nd.upload(m, w.lnxW, c);
             lnxB = Nd.upload(m, w.lnxB, c);
             ones = m.ones(new Shape(cfg.headSize()));
             zeros = m.zeros(new Shape(cfg.headSize()));
             ffnXK = Nd.upload(m, w.ffnXK, c);
-            ffnKey = Nd.linearWeight(m, Rwkv7Weights.floats(w.ffnKey), cfg.ffnDim(), c);                     // [C,F]
-            ffnValue = Nd.linearWeight(m, Rwkv7Weights.floats(w.ffnValue), c, cfg.ffnDim());                 // [F,C]
+            ffnKey = Nd.linearWeight(m, w.ffnKey.toFloatArray(), cfg.ffnDim(), c);                     // [C,F]
+            ffnValue = Nd.linearWeight(m, w.ffnValue.toFloatArray(), c, cfg.ffnDim());                 // [F,C]
         }
 
         /** Time mixing: {dx [B,T,C], v_first [B,T,C]}; advances att_x_prev and att_kv of this layer. */

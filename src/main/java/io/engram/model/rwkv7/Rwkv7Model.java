@@ -141,7 +141,7 @@ public final class Rwkv7Model implements LanguageModel {
         ln0B = Nd.upload(manager, weights.ln0B, c);
         lnOutW = Nd.upload(manager, weights.lnOutW, c);
         lnOutB = Nd.upload(manager, weights.lnOutB, c);
-        head = Nd.linearWeight(manager, Rwkv7Weights.floats(weights.head), cfg.vocab(), c); // [C,V]
+        head = Nd.linearWeight(manager, weights.head.toFloatArray(), cfg.vocab(), c); // [C,V]
         this.device = new Rwkv7Device(manager, weights, wkvChunk);
         long bytes = 4L * packedStateLength();
         int capacity = residentStates >= 0 ? residentStates : (int) Math.max(1, Math.min(4096, RESIDENT_BYTES / bytes));

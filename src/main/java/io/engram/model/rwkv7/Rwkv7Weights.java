@@ -74,11 +74,6 @@ public final class Rwkv7Weights {
         return (o, dst) -> t.floatsInto((long) o * cols, dst, 0, cols);
     }
 
-    /** {@code t} as one float32 array (the NDArray-only path uploads matrices whole). */
-    public static float[] floats(HostTensor t) {
-        return t.toFloatArray();
-    }
-
     /**
      * Drops what a model converts into copies of its own once it is built: the checkpoint tensors of the large
      * matrices (embedding, r, k, v, output, channel mix, head), so a .pth file's bytes or a file mapping are not kept
