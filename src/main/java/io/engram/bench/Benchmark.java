@@ -78,13 +78,19 @@ public final class Benchmark {
                     DemoModel.write(dir, DemoModel.RWKV7_1_5B, 7L, true);
                     return 0;
                 }
+                case "--write-random-0.1b" -> { // a persistent copy of what --random-0.1b serves, for side-by-side runs
+                    Path dir = Path.of(args[++i]);
+                    System.out.println("Writing a random-weight RWKV-7 at the 0.1B shape (L=12, C=768, N=64, V=65536), float32, to " + dir);
+                    DemoModel.write(dir, DemoModel.RWKV7_0_1B, 7L);
+                    return 0;
+                }
                 case "--ndarray-path" -> ndarrayPath = true;
                 case "--streams" -> streams = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
                     System.err.println("unknown option " + args[i] + "\nusage: bench [--model DIR | --random-0.1b] "
                             + "[--runs N] [--prime-tokens N] [--decode-tokens N] [--chunk-tokens N] [--no-http] [--load] "
                             + "[--device cpu|cuda|cuda:N] [--ndarray-path] [--streams 16,64] [--weights-memory auto|heap|native] "
-                            + "| bench --write-random-1.5b DIR");
+                            + "| bench --write-random-0.1b DIR | bench --write-random-1.5b DIR");
                     return 2;
                 }
             }
