@@ -97,6 +97,21 @@ public final class CpuKernels {
         for (int i = 0; i < in; i++) axpy(x[xo + i], m, i * out + from, y, yo + from, to - from);
     }
 
+    /**
+     * Columns {@code [from, to)} of {@code X @ M} for {@code rows} input rows at once: {@code y[yo + r*out + o] =
+     * sum_i x[xo + r*in + i] M[i,o]} for {@code M [in,out]} row-major (the LoRA up-projections of a batched step).
+     * Each slice of M is loaded once for four input rows and the sums stay in registers; every output accumulates
+     * in the same order as {@link #vecMatColumns} row by row, so the results are bit-identical to it.
+     */
+    public static void vecMatRowsColumns(float[] x, int xo, int rows, float[] m, int in, int out, float[] y, int yo,
+                                         int from, int to) {
+        if (VECTOR_API) {
+            VectorOps.vecMatRowsColumns(x, xo, rows, m, in, out, y, yo, from, to);
+            return;
+        }
+        for (int r = 0; r < rows; r++) vecMatColumns(x, xo + r * in, m, in, out, y, yo + r * out, from, to);
+    }
+
     /** {@code y[yo..] += a * x[xo..]} over n elements. */
     public static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
         if (VECTOR_API) {

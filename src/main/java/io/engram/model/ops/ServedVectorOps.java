@@ -189,7 +189,7 @@ final class ServedVectorOps {
      */
     static void f32Block(float[] buf, int n, int in, float[] x, int xo, float[] y, int yo, int ys, int rows) {
         if (n == 4) {
-            VectorOps.rows4(buf, 0, in, x, xo, y, yo, ys, rows);
+            VectorOps.rows4x4(buf, 0, in, x, xo, y, yo, ys, rows);
             return;
         }
         for (int row = 0; row < rows; row++) {

@@ -1,6 +1,6 @@
 package io.engram.model.rwkv7;
 
-import static io.engram.model.ops.CpuKernels.vecMatColumns;
+import static io.engram.model.ops.CpuKernels.vecMatRowsColumns;
 import static io.engram.model.ops.ServedKernels.matVecs;
 
 import io.engram.model.ops.CpuKernels;
@@ -108,12 +108,10 @@ final class HostProjections implements Rwkv7Projections {
         CpuKernels.tanh(loraW, 0, t * dw);
         CpuKernels.sigmoid(loraG, 0, t * dg);
         CpuTeam.forRange(c, 128, (from, to) -> {              // the up-projections, split by output column
-            for (int row = 0; row < t; row++) {
-                vecMatColumns(loraW, row * dw, p.w2, dw, c, z.w, row * c, from, to);
-                vecMatColumns(loraA, row * da, p.a2, da, c, z.a, row * c, from, to);
-                vecMatColumns(loraG, row * dg, p.g2, dg, c, z.g, row * c, from, to);
-                if (valueLora) vecMatColumns(loraV, row * dv, p.v2, dv, c, z.vMix, row * c, from, to);
-            }
+            vecMatRowsColumns(loraW, 0, t, p.w2, dw, c, z.w, 0, from, to);
+            vecMatRowsColumns(loraA, 0, t, p.a2, da, c, z.a, 0, from, to);
+            vecMatRowsColumns(loraG, 0, t, p.g2, dg, c, z.g, 0, from, to);
+            if (valueLora) vecMatRowsColumns(loraV, 0, t, p.v2, dv, c, z.vMix, 0, from, to);
         });
     }
 

@@ -44,6 +44,45 @@ class CpuKernelsTest {
     }
 
     @Test
+    void fourByFourTileIsBitIdenticalToFourByTwo() {
+        // the AVX-512 tile (four input rows per pass) must give exactly what rows4 gives, tails included; run on
+        // any machine, whatever TILE_4X4 says for this one
+        org.junit.jupiter.api.Assumptions.assumeTrue(CpuKernels.VECTOR_API, "needs --add-modules jdk.incubator.vector");
+        for (int in : new int[] {768, 771, 40, 5}) {
+            for (int rows : new int[] {1, 3, 4, 5, 8, 16, 17}) {
+                float[] w = rand(4 * in + 7), x = rand(2 + rows * in);
+                int ys = 9;
+                float[] want = new float[1 + rows * ys], got = new float[1 + rows * ys];
+                VectorOps.rows4(w, 7, in, x, 2, want, 1, ys, rows);
+                VectorOps.tile4x4(w, 7, in, x, 2, got, 1, ys, rows);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, "in " + in + ", rows " + rows);
+            }
+        }
+    }
+
+    @Test
+    void batchedUpProjectionIsBitIdenticalToRowByRow() {
+        for (int in : new int[] {64, 32, 3}) {
+            int out = 203;
+            float[] m = rand(in * out);
+            for (int rows : new int[] {1, 2, 4, 5, 16}) {
+                float[] x = rand(3 + rows * in);
+                float[] want = new float[rows * out + 4], got = new float[rows * out + 4];
+                for (int[] cols : new int[][] {{0, out}, {16, 144}, {5, 198}}) {
+                    for (int r = 0; r < rows; r++) {
+                        CpuKernels.vecMatColumns(x, 3 + r * in, m, in, out, want, 4 + r * out, cols[0], cols[1]);
+                    }
+                    CpuKernels.vecMatRowsColumns(x, 3, rows, m, in, out, got, 4, cols[0], cols[1]);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, "in " + in + ", rows " + rows + ", columns " + cols[0] + ".." + cols[1]);
+                    double d = 0;
+                    for (int i = 0; i < in; i++) d += (double) x[3 + (rows - 1) * in + i] * m[i * out + cols[0]];
+                    close(d, got[4 + (rows - 1) * out + cols[0]], "definition");
+                }
+            }
+        }
+    }
+
+    @Test
     void vecMatLayerNormAndActivations() {
         int in = 67, out = 301;
         float[] x = rand(in), m = rand(in * out), y = new float[out];
