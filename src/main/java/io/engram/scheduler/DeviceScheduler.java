@@ -74,6 +74,7 @@ public class DeviceScheduler implements DisposableBean {
     /** Iterations in a row in which the long input did not ride (being measured): after two it rides regardless. */
     private int notRidden;
     private volatile long mixedSteps;
+    private volatile long groupedPrefills;
 
     public DeviceScheduler(EngramProperties props, EngramMetrics metrics) {
         this.waiting = new ArrayBlockingQueue<>(props.scheduler().maxQueued());
@@ -106,6 +107,11 @@ public class DeviceScheduler implements DisposableBean {
     /** Decode steps so far that carried a riding input (a mixed step); for tests and the benchmark. */
     public long mixedSteps() {
         return mixedSteps;
+    }
+
+    /** Passes that read several short prompts at once ({@link #readWhole}); for tests and the benchmark. */
+    public long groupedPrefills() {
+        return groupedPrefills;
     }
 
     /** Sequences admitted to the batch (reading or decoding). */
@@ -207,11 +213,14 @@ public class DeviceScheduler implements DisposableBean {
             // about half a decode step's worth of prefill, so streams keep their pace while a long document is read
             budget = (int) Math.max(8, Math.min(chunkTokens, PREFILL_SHARE * decodeStepMs / prefillMsPerToken));
         }
+        List<Sequence> shorts = new ArrayList<>();
         for (Sequence s : reading) {
             if (s.remaining() <= SHORT_PREFILL && (budget >= s.remaining() || s == reading.get(0))) {
-                budget -= read(s, s.remaining());
+                shorts.add(s);
+                budget -= s.remaining();
             }
         }
+        readWhole(shorts);
         for (Sequence s : reading) {
             if (!s.prefilled() && active.contains(s)) {     // a read that failed above took s out of the batch
                 if (othersDecode && MIXED_STEPS && s.model.mixesSteps()) {
@@ -255,6 +264,56 @@ public class DeviceScheduler implements DisposableBean {
 
     private double pureMs(int rows) {
         return rows < pureStepMs.length ? pureStepMs[rows] : 0;
+    }
+
+    /**
+     * Reads the whole input of each of {@code batch} (short prompts). Those of one model that shares a pass over
+     * its weights between sequences ({@link LanguageModel#mixesSteps}) are read in one mixed pass, each prompt a
+     * segment of its own, instead of one pass each: 16 streams arriving together cost one read of the weights,
+     * not 16, before their first tokens.
+     */
+    private void readWhole(List<Sequence> batch) {
+        Map<LanguageModel, List<Sequence>> byModel = new IdentityHashMap<>();
+        for (Sequence s : batch) byModel.computeIfAbsent(s.model, m -> new ArrayList<>()).add(s);
+        for (Map.Entry<LanguageModel, List<Sequence>> e : byModel.entrySet()) {
+            List<Sequence> group = e.getValue();
+            int total = 0;
+            for (Sequence s : group) total += s.remaining();
+            if (group.size() < 2 || !MIXED_STEPS || !e.getKey().mixesSteps() || total > chunkTokens) {
+                for (Sequence s : group) read(s, s.remaining());
+                continue;
+            }
+            List<ModelState> states = new ArrayList<>(group.size());
+            int[] tokens = new int[total], counts = new int[group.size()];
+            boolean[] want = new boolean[group.size()];
+            for (int i = 0, at = 0; i < group.size(); i++) {
+                Sequence s = group.get(i);
+                states.add(s.state);
+                counts[i] = s.remaining();
+                want[i] = s.needsLogits();
+                System.arraycopy(s.input, s.read, tokens, at, counts[i]);
+                at += counts[i];
+            }
+            long t0 = System.nanoTime();
+            float[][] logits;
+            try {
+                logits = e.getKey().stepMixed(states, tokens, counts, want);
+            } catch (RuntimeException ex) {
+                for (Sequence s : group) {
+                    active.remove(s);
+                    s.fail(ex);
+                }
+                continue;
+            }
+            groupedPrefills++;
+            for (int i = 0; i < group.size(); i++) {
+                Sequence s = group.get(i);
+                s.read += counts[i];
+                if (logits[i] != null) s.logits = logits[i];
+                if (!s.prefillDone()) active.remove(s);
+            }
+            if (total >= 8) prefillMsPerToken = 0.8 * prefillMsPerToken + 0.2 * ((System.nanoTime() - t0) / 1e6 / total);
+        }
     }
 
     /** Reads the next n input tokens of s; returns n. */

@@ -87,7 +87,7 @@ class MixedPrefillTest {
     }
 
     /** Reads a prompt, then decodes {@code n} greedy tokens. */
-    static final class Greedy extends Sequence {
+    static class Greedy extends Sequence {
         final List<Integer> tokens = java.util.Collections.synchronizedList(new ArrayList<>());
         final CompletableFuture<List<Integer>> done = new CompletableFuture<>();
         private final int n;
