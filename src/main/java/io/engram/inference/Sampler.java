@@ -35,11 +35,14 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>Cost per call is O(n) plus O(n log k) for {@code top_k = k} (a heap, no full sort); top-p
  * finds its cut with an expected-O(n) quickselect on the probability mass, not a sort. Work arrays
- * are kept between calls, so steady-state sampling allocates only the result.
+ * are kept between calls, so steady-state sampling allocates only the result. The vocabulary-wide loops
+ * (widening, exp) run as vector code where the Vector API module is present ({@link SoftmaxVectorOps}).
  */
 public final class Sampler {
 
     private static final double NEG_INF = Double.NEGATIVE_INFINITY;
+    /** The vocabulary-wide loops run as vector code ({@link SoftmaxVectorOps}) when the module is present. */
+    private static final boolean VECTOR = io.engram.model.ops.CpuKernels.VECTOR_API;
 
     private final SamplingParams params;
     private final Pcg32 rng;
@@ -89,7 +92,10 @@ public final class Sampler {
 
         boolean posInf = false;
         double max = NEG_INF;
-        for (int i = 0; i < n; i++) {
+        if (VECTOR) {
+            max = SoftmaxVectorOps.widen(logits, x, n);
+            posInf = max == Double.POSITIVE_INFINITY;
+        } else for (int i = 0; i < n; i++) {
             float f = logits[i];
             if (f == Float.POSITIVE_INFINITY) {
                 posInf = true;
@@ -114,7 +120,9 @@ public final class Sampler {
         // weights[i] keeps exp(x[i] - max) for reuse by draw() at temperature 1.
         double[] w = weights;
         double sum = 0.0;
-        for (int i = 0; i < n; i++) {
+        if (VECTOR) {
+            sum = SoftmaxVectorOps.exp(x, w, n, max, 1.0);
+        } else for (int i = 0; i < n; i++) {
             double e = Math.exp(x[i] - max);
             w[i] = e;
             sum += e;
@@ -254,6 +262,8 @@ public final class Sampler {
                         }
                     }
                 }
+            } else if (VECTOR) {
+                SoftmaxVectorOps.exp(x, w, n, max, temperature);
             } else {
                 for (int i = 0; i < n; i++) {
                     w[i] = Math.exp((x[i] - max) / temperature); // -inf gives 0

@@ -528,6 +528,35 @@ class SamplerTest {
     }
 
     @Test
+    void aVocabularyWideEnoughForTheVectorLoopsKeepsTheSameSemantics() {
+        // 65,541 logits: the widening and exp loops run as vectors (where the module is present) with a scalar
+        // tail; NaN and -inf inside a vector, and +inf in the vector part and in the tail
+        Random r = new Random(3);
+        float[] logits = randomLogits(r, 65541, 3.0);
+        logits[17] = Float.NaN;
+        logits[40] = Float.NEGATIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (float f : logits) if (f == f) max = Math.max(max, f);
+        for (float f : logits) if (f == f) sum += Math.exp(f - max);
+        SampledToken t = new Sampler(new SamplingParams(1, 1, 0, 0, 0, 0, 9L, 2)).sample(logits);
+        assertEquals(logits[t.token()] - max - Math.log(sum), t.logprob(), 1e-9);
+        assertNotEquals(17, t.token());
+        assertNotEquals(40, t.token());
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+        assertEquals(best, new Sampler(SamplingParams.greedy()).sample(logits).token());
+        assertEquals(best, t.top().get(0).token());
+
+        for (int inf : new int[] {1000, 65540}) {
+            float[] l = logits.clone();
+            l[inf] = Float.POSITIVE_INFINITY;
+            SampledToken u = new Sampler(new SamplingParams(0.8, 1, 0, 0, 0, 0, 9L, 1)).sample(l);
+            assertEquals(inf, u.token(), "+inf at " + inf + " takes all the probability");
+            assertEquals(0.0, u.logprob(), 1e-12);
+        }
+    }
+
+    @Test
     void noFiniteLogitIsAnError() {
         Sampler s = new Sampler(new SamplingParams(1, 1, 0, 0, 0, 0, 4L, 3));
         for (float[] bad : List.of(new float[] {Float.NaN, Float.NaN},
