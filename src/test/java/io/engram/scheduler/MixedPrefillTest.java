@@ -29,8 +29,8 @@ import org.springframework.boot.context.properties.source.MapConfigurationProper
  * over the weights each) instead of taking prefill passes of its own. On the oracle checkpoint, through the real
  * scheduler: the decoding sequence's greedy tokens are exactly those it generates alone (its rows never mix with
  * the chunk's in the Java kernels), the primed state matches priming the document alone within float32 rounding
- * (alone it is read in 256-token libtorch chunks, riding in a few tokens per step through the Java kernels:
- * bound 1e-4 of the largest state value), and mixed steps did happen.
+ * (alone it is read in 256-token chunks, by libtorch's GEMM unless the Java kernels take chunks too; riding, a few
+ * tokens per step through the Java kernels: bound 1e-4 of the largest state value), and mixed steps did happen.
  */
 class MixedPrefillTest {
 

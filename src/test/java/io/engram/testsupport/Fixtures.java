@@ -67,4 +67,19 @@ public final class Fixtures {
         for (int i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
         return best;
     }
+
+    /**
+     * Runs {@code build} with {@code -Dengram.cpu.java-chunks} set to {@code javaChunks} (an RWKV-7 model reads it
+     * when built), so a test covers both the Java and the libtorch chunk products whatever this CPU's default.
+     */
+    public static <T> T withJavaChunks(boolean javaChunks, java.util.function.Supplier<T> build) {
+        String key = "engram.cpu.java-chunks", before = System.getProperty(key);
+        System.setProperty(key, Boolean.toString(javaChunks));
+        try {
+            return build.get();
+        } finally {
+            if (before == null) System.clearProperty(key);
+            else System.setProperty(key, before);
+        }
+    }
 }

@@ -12,6 +12,13 @@ public final class CpuKernels {
     /** Whether the Vector API module is present in this JVM. */
     public static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
+    /**
+     * Whether the batched products use the four-by-four register tile (AVX-512: 32 vector registers). With it the
+     * Java kernels outrun libtorch's GEMM on a whole 256-token chunk on the 2-core development machine (priming
+     * 748-778 against 433-521 tok/s, docs/PERFORMANCE.md), so the CPU path multiplies chunks in Java too.
+     */
+    public static final boolean WIDE_TILES = VECTOR_API && VectorOps.TILE_4X4;
+
     /** Columns per block when {@link #vecMat} splits its output across the team. */
     private static final int COLUMN_GRAIN = 128;
     /**

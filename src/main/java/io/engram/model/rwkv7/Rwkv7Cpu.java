@@ -10,8 +10,9 @@ import io.engram.model.ops.CpuTeam;
  * (priming a chunk, or decoding one token) or one token of each of {@code t} sequences (batched decode). The
  * equations are those of {@link Rwkv7Device} (ChatRWKV's {@code RWKV_x070_TMix_seq} /
  * {@code CMix_seq}), written once, row by row, in Java. The token-wise products go to a {@link Rwkv7Projections}:
- * Java kernels for a few rows ({@link HostProjections}, bandwidth-bound), batched DJL products for a chunk
- * ({@link DjlProjections}, compute-bound). Everything elementwise, and the WKV recurrence, runs here, split
+ * Java kernels for a few rows ({@link HostProjections}, bandwidth-bound), and for a chunk either the same
+ * kernels (on AVX-512, where their wide register tile is the faster: {@link Rwkv7Model#javaChunks}) or batched
+ * DJL products ({@link DjlProjections}, compute-bound). Everything elementwise, and the WKV recurrence, runs here, split
  * across the {@link CpuTeam} by rows or by (sequence, head).
  *
  * <p>Holds scratch buffers, so like the model it is not thread-safe.

@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import io.engram.model.LanguageModel;
 import io.engram.model.ModelState;
 import io.engram.model.StateTensor;
+import io.engram.model.ops.CpuKernels;
 import io.engram.model.ops.LibtorchMemory;
 import io.engram.model.ops.Nd;
 import io.engram.model.ops.ServedMatrix;
@@ -37,6 +38,17 @@ public final class Rwkv7Model implements LanguageModel {
      */
     static final int HOST_ROWS = Integer.getInteger("engram.cpu.host-rows", 16);
 
+    /**
+     * Whether the CPU path multiplies whole chunks with its Java kernels too, instead of libtorch's GEMM: by
+     * default where the kernels have their wide register tile ({@link CpuKernels#WIDE_TILES}, AVX-512), where
+     * they are the faster of the two; {@code -Dengram.cpu.java-chunks=true|false} decides otherwise. Read when a
+     * model is built.
+     */
+    static boolean javaChunksDefault() {
+        String v = System.getProperty("engram.cpu.java-chunks");
+        return v == null ? CpuKernels.WIDE_TILES : Boolean.parseBoolean(v);
+    }
+
     private final Rwkv7Config cfg;
     private final ServeDtype serveDtype;
     private final long parameters;
@@ -49,6 +61,8 @@ public final class Rwkv7Model implements LanguageModel {
     private final int chunkSize;
     /** The CPU path (Java elementwise work, batched DJL products), or null for the all-DJL blocks below. */
     private final Rwkv7Cpu cpu;
+    /** Whether {@link #cpu} multiplies whole chunks in Java ({@link #javaChunksDefault}) rather than with libtorch. */
+    private final boolean javaChunks;
     private final NDArray ln0W, ln0B, lnOutW, lnOutB, head;
     /** The NDArray-only blocks (GPU, or the CPU engine without the Java kernels), or null on the CPU path. */
     private final Rwkv7Device device;
@@ -124,17 +138,20 @@ public final class Rwkv7Model implements LanguageModel {
         int c = cfg.dim();
         if (cpuKernels && !device.isGpu()) {
             nativeWeights = offHeapWeights ? new LibtorchMemory(manager) : null;
-            HostProjections projections = new HostProjections(weights, HOST_ROWS, serveDtype, nativeWeights);
+            javaChunks = javaChunksDefault();
+            HostProjections projections = new HostProjections(weights, javaChunks ? Math.max(HOST_ROWS, chunkSize) : HOST_ROWS,
+                    serveDtype, nativeWeights);
             embedding = ServedMatrix.build(Rwkv7Weights.rows(weights.emb), cfg.vocab(), c,
                     serveDtype == ServeDtype.BFLOAT16 ? ServeDtype.BFLOAT16 : ServeDtype.FLOAT32, nativeWeights);
             cpu = new Rwkv7Cpu(weights, embedding, projections,
-                    new DjlProjections(manager, weights, projections, chunkSize), chunkSize);
+                    javaChunks ? null : new DjlProjections(manager, weights, projections, chunkSize), chunkSize);
             ln0W = ln0B = lnOutW = lnOutB = head = null;
             this.device = null;
             this.resident = null;
             return;
         }
         cpu = null;
+        javaChunks = false;
         nativeWeights = null;
         embedding = ServedMatrix.build(Rwkv7Weights.rows(weights.emb), cfg.vocab(), c, ServeDtype.FLOAT32, null);
         ln0W = Nd.upload(manager, weights.ln0W, c);
@@ -387,6 +404,11 @@ public final class Rwkv7Model implements LanguageModel {
         if (cpu == null || tokens.length > cpu.maxRows()) return LanguageModel.super.stepMixed(states, tokens, counts, wantLogits);
         for (ModelState st : states) ((Rwkv7State) st).sync();
         return cpu.mixed(states.toArray(Rwkv7State[]::new), tokens, counts, wantLogits);
+    }
+
+    /** Whether priming chunks are multiplied by the Java kernels (else libtorch's GEMM, or the device path). */
+    public boolean javaChunks() {
+        return javaChunks;
     }
 
     @Override

@@ -29,12 +29,13 @@ class OffHeapWeightsTest {
     @EnumSource(ServeDtype.class)
     void offHeapServesWhatTheHeapServes(ServeDtype dtype) {
         int[] doc = ints(Fixtures.json("oracle/rwkv7_a.vectors.json").get("seq").get("tokens"));
-        int[] prompt = new int[40];                                   // > HOST_ROWS: priming goes through DJL
+        int[] prompt = new int[40];                                   // > HOST_ROWS: a chunk, not a decode batch
         for (int i = 0; i < prompt.length; i++) prompt[i] = doc[i % doc.length];
         try (Checkpoint ck = Checkpoints.open(Fixtures.shared("oracle/rwkv7_a.safetensors"))) {
             Rwkv7Weights w = Rwkv7Weights.read(ck);
-            try (Rwkv7Model heap = new Rwkv7Model(w, Device.cpu(), 64, true, dtype, false);
-                 Rwkv7Model off = new Rwkv7Model(w, Device.cpu(), 64, true, dtype, true)) {
+            for (boolean javaChunks : new boolean[] {true, false})   // priming's products in Java, or in libtorch
+            try (Rwkv7Model heap = Fixtures.withJavaChunks(javaChunks, () -> new Rwkv7Model(w, Device.cpu(), 64, true, dtype, false));
+                 Rwkv7Model off = Fixtures.withJavaChunks(javaChunks, () -> new Rwkv7Model(w, Device.cpu(), 64, true, dtype, true))) {
                 assertEquals(0, heap.offHeapWeightBytes());
                 assertTrue(off.offHeapWeightBytes() >= w.config.servedBytes(dtype) * 0.9,
                         "off-heap bytes " + off.offHeapWeightBytes() + " vs served " + w.config.servedBytes(dtype));

@@ -30,13 +30,14 @@ class Rwkv7BatchDecodeTest {
         }
     }
 
-    @Test
-    void widerRandomCheckpoint() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void widerRandomCheckpoint(boolean javaChunks) throws Exception {
         DemoModel.write(tmp, Rwkv7Config.of(2, 128, 32, 512, 256, 8, 8, 4, 16), 3);
         try (Checkpoint ck = Checkpoints.open(tmp.resolve("model.safetensors"));
-             Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 32, true)) {
+             Rwkv7Model m = Fixtures.withJavaChunks(javaChunks, () -> new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 32, true))) {
             check(m, 9);                                   // the Java kernels' rows (<= Rwkv7Model.HOST_ROWS)
-            check(m, Rwkv7Model.HOST_ROWS + 4);            // beyond: DJL's batched products
+            check(m, Rwkv7Model.HOST_ROWS + 4);            // beyond: the Java kernels' wide rows, or DJL's products
         }
     }
 
