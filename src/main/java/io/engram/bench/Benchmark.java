@@ -139,6 +139,7 @@ public final class Benchmark {
         // the served formats: the same decode loop on the same model, one instance per format (float32 included),
         // alternated run by run so that a neighbour's load falls on every format alike
         java.util.Map<ServeDtype, Double> served = new java.util.LinkedHashMap<>();
+        java.util.Map<ServeDtype, java.util.TreeMap<Integer, Double>> batchedByFormat = new java.util.LinkedHashMap<>();
         if (m.architecture().equals("rwkv7") && formats.stream().anyMatch(f -> f != ServeDtype.FLOAT32)) {
             java.util.Map<ServeDtype, LoadedModel> byFormat = new java.util.LinkedHashMap<>();
             java.util.Map<ServeDtype, List<Double>> d = new java.util.LinkedHashMap<>();
@@ -161,6 +162,16 @@ public final class Benchmark {
                         d.get(e.getKey()).add(decodeTokens / decodeS);
                         System.out.printf("run %d: decode %.1f tok/s, %s weights (alternated)%n", r, decodeTokens / decodeS, e.getKey());
                     }
+                }
+                // batched steps per format, alternated like the decode runs: {streams -> [tok/s, ms/step]} medians
+                for (int b : streams) {
+                    java.util.Map<ServeDtype, List<Double>> perStep = new java.util.LinkedHashMap<>();
+                    for (int r = 0; r < Math.max(1, Math.min(runs, 3)); r++) {
+                        for (var e : byFormat.entrySet()) {
+                            perStep.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(batchedDecode(e.getValue().model(), b, decodeTokens, rnd)[1]);
+                        }
+                    }
+                    perStep.forEach((f, ms) -> batchedByFormat.computeIfAbsent(f, k -> new java.util.TreeMap<>()).put(b, median(ms)));
                 }
             } finally {
                 byFormat.values().forEach(LoadedModel::close);
@@ -200,6 +211,12 @@ public final class Benchmark {
             System.out.printf("| batched decode, %d streams (model.step, no HTTP, one timed run) | %.0f tok/s aggregate (%.1f ms/step) |%n",
                     streams[i], batched.get(i)[0], batched.get(i)[1]);
         }
+        batchedByFormat.forEach((f, byStreams) -> byStreams.forEach((b, ms) -> {
+            Double one = byStreams.get(1);
+            String ratio = one == null || b == 1 ? "" : String.format(", %.2fx one stream", b * one / ms);
+            System.out.printf("| batched decode, %d streams, %s weights (model.step, formats alternated) | %.0f tok/s aggregate (%.1f ms/step%s) |%n",
+                    b, f, 1000.0 * b / ms, ms, ratio);
+        }));
         if (httpMs != null) System.out.printf("| POST /v1/states + POST /v1/generate (32 tokens), HTTP | %.0f ms |%n", httpMs);
         System.out.printf("| ceiling: decode kernel read bandwidth, 512 MB | %.1f GB/s |%n", gbps);
         headMs.forEach((f, v) -> System.out.printf("| ceiling: head product [65536,768] x [768], %s weights | %.2f ms |%n", f, v));
@@ -224,7 +241,7 @@ public final class Benchmark {
 
     /**
      * B streams, each primed with 64 tokens, decoded together with {@link LanguageModel#step} (rows = sequences):
-     * {aggregate tok/s, ms per step} over {@code steps} steps after two warm-up steps.
+     * {aggregate tok/s, ms per step} over {@code steps} steps after five warm-up steps.
      */
     private static double[] batchedDecode(LanguageModel m, int b, int steps, Random rnd) {
         List<ModelState> states = new ArrayList<>();
@@ -235,7 +252,7 @@ public final class Benchmark {
             states.add(s);
         }
         int[] tokens = rnd.ints(b, 1, vocab).toArray();
-        for (int w = 0; w < 2; w++) tokens = argmaxRows(m.step(states, tokens));
+        for (int w = 0; w < 5; w++) tokens = argmaxRows(m.step(states, tokens));   // warm: the JIT has not seen b rows
         long t0 = System.nanoTime();
         for (int i = 0; i < steps; i++) tokens = argmaxRows(m.step(states, tokens));
         double sec = (System.nanoTime() - t0) / 1e9;

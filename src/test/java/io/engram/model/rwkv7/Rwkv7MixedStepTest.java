@@ -17,7 +17,8 @@ import org.junit.jupiter.params.ParameterizedTest;
  * A mixed step (decode rows with a chunk of another sequence's prompt riding along, one pass over the weights)
  * equals the same work done apart: the chunk read by {@code forward}, then a batched decode step. On the oracle
  * checkpoint. Where both ways run the Java kernels, whose rows never interact (up to {@link Rwkv7Model#HOST_ROWS}
- * rows, or any number with {@link Rwkv7Model#javaChunks}), logits and states must match bit for bit; with libtorch
+ * rows, or any number with {@link Rwkv7Model#javaChunks}), logits and states must match to a few ulps (the
+ * same sums in the same order; only the Vector API's lane reduction may order them differently); with libtorch
  * for chunks, a larger mixed step goes through its GEMM where the separate decode step does not, so there the bound
  * is 1e-5 of the logit range (float32 rounding).
  */
@@ -67,15 +68,14 @@ class Rwkv7MixedStepTest {
     }
 
     private static void same(boolean exact, float[] a, float[] b, String what) {
-        if (exact) {
-            assertArrayEquals(a, b, what);
-            return;
-        }
         double range = 0, worst = 0;
         for (int i = 0; i < a.length; i++) {
             range = Math.max(range, Math.abs(a[i]));
             worst = Math.max(worst, Math.abs(a[i] - b[i]));
         }
-        assertTrue(worst <= 1e-5 * Math.max(range, 1e-3), what + ": differs by " + worst + " (range " + range + ")");
+        // exact: the same sums in the same order; only the Vector API's lane reduction may add them in another
+        // order where one kernel runs compiled and the other not yet (1e-6 of the range is a few float32 ulps)
+        double bound = exact ? 1e-6 : 1e-5;
+        assertTrue(worst <= bound * Math.max(range, 1e-3), what + ": differs by " + worst + " (range " + range + ")");
     }
 }
