@@ -15,8 +15,6 @@ public final class ServedKernels {
 
     /** Weight rows widened at once for a batched product. */
     private static final int BLOCK_ROWS = 4;
-    /** bf16 on the heap with the wide tile: multiplied straight from the packed words ({@code bf16Tile4x4}). */
-    private static final boolean DIRECT_BF16 = CpuKernels.WIDE_TILES && !Boolean.getBoolean("engram.cpu.no-direct-bf16");
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 
     private ServedKernels() {}
@@ -64,12 +62,6 @@ public final class ServedKernels {
                 case INT8 -> ServedVectorOps.int8Rows(w, j.x(), j.xo(), j.y(), j.yo(), from, to);
             }
             return;
-        }
-        if (DIRECT_BF16 && w.dtype == ServeDtype.BFLOAT16 && !w.offHeap() && w.half == ServedVectorOps.floatLanes()) {
-            int o = from;
-            for (; o + 4 <= to; o += 4) ServedVectorOps.bf16Tile4x4(w, o, j.x(), j.xo(), j.y(), j.yo() + o, w.out, j.rows());
-            if (o == to) return;
-            from = o;
         }
         float[] buf = SCRATCH.get();
         if (buf.length < BLOCK_ROWS * w.in) SCRATCH.set(buf = new float[BLOCK_ROWS * w.in]);

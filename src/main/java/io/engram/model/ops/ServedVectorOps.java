@@ -75,54 +75,6 @@ final class ServedVectorOps {
         scalarRows(w, x, xo, y, yo, o, to);
     }
 
-    /**
-     * {@code y[yo + r*ys + k] = W[o+k,:] . x[xo + r*in ..]} for the four bf16 weight rows at {@code o} (on the heap)
-     * and every input row, straight from the packed words: a tile of four weight rows by four input rows, each
-     * word widened in registers (a shift or a mask) once per tile instead of written to and read back from a
-     * float buffer. Per (weight row, input row) pair the sums run in the order of {@link #bf16Rows} and of the
-     * widened-buffer path, so the results are bit-identical to both. Input rows the tiles leave go through the
-     * buffer path's kernel one at a time.
-     */
-    static void bf16Tile4x4(ServedMatrix w, int o, float[] x, int xo, float[] y, int yo, int ys, int rows) {
-        int in = w.in, words = w.rowWords, blocks = in / (2 * L);
-        int[] p = w.bf16;
-        int b0 = o * words, b1 = b0 + words, b2 = b1 + words, b3 = b2 + words;
-        int row = 0;
-        for (; row + 4 <= rows; row += 4) {
-            int xa = xo + row * in, xb = xa + in, xc = xb + in, xd = xc + in;
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-            FloatVector e0 = a0, e1 = a0, e2 = a0, e3 = a0, g0 = a0, g1 = a0, g2 = a0, g3 = a0;
-            for (int b = 0; b < blocks; b++) {
-                int wo = b * L, xi = b * 2 * L;
-                IntVector w0 = IntVector.fromArray(SI, p, b0 + wo), w1 = IntVector.fromArray(SI, p, b1 + wo);
-                IntVector w2 = IntVector.fromArray(SI, p, b2 + wo), w3 = IntVector.fromArray(SI, p, b3 + wo);
-                for (int h = 0; h < 2; h++) {                       // the low halves, then the high halves
-                    FloatVector u0 = h == 0 ? low(w0) : high(w0), u1 = h == 0 ? low(w1) : high(w1);
-                    FloatVector u2 = h == 0 ? low(w2) : high(w2), u3 = h == 0 ? low(w3) : high(w3);
-                    int at = xi + h * L;
-                    FloatVector v = FloatVector.fromArray(S, x, xa + at);
-                    a0 = u0.fma(v, a0); a1 = u1.fma(v, a1); a2 = u2.fma(v, a2); a3 = u3.fma(v, a3);
-                    v = FloatVector.fromArray(S, x, xb + at);
-                    c0 = u0.fma(v, c0); c1 = u1.fma(v, c1); c2 = u2.fma(v, c2); c3 = u3.fma(v, c3);
-                    v = FloatVector.fromArray(S, x, xc + at);
-                    e0 = u0.fma(v, e0); e1 = u1.fma(v, e1); e2 = u2.fma(v, e2); e3 = u3.fma(v, e3);
-                    v = FloatVector.fromArray(S, x, xd + at);
-                    g0 = u0.fma(v, g0); g1 = u1.fma(v, g1); g2 = u2.fma(v, g2); g3 = u3.fma(v, g3);
-                }
-            }
-            int done = blocks * 2 * L;
-            finish4(w, x, xa, y, yo + row * ys - o, o, done, a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD),
-                    a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD));
-            finish4(w, x, xb, y, yo + (row + 1) * ys - o, o, done, c0.reduceLanes(VectorOperators.ADD), c1.reduceLanes(VectorOperators.ADD),
-                    c2.reduceLanes(VectorOperators.ADD), c3.reduceLanes(VectorOperators.ADD));
-            finish4(w, x, xc, y, yo + (row + 2) * ys - o, o, done, e0.reduceLanes(VectorOperators.ADD), e1.reduceLanes(VectorOperators.ADD),
-                    e2.reduceLanes(VectorOperators.ADD), e3.reduceLanes(VectorOperators.ADD));
-            finish4(w, x, xd, y, yo + (row + 3) * ys - o, o, done, g0.reduceLanes(VectorOperators.ADD), g1.reduceLanes(VectorOperators.ADD),
-                    g2.reduceLanes(VectorOperators.ADD), g3.reduceLanes(VectorOperators.ADD));
-        }
-        for (; row < rows; row++) bf16Rows(w, x, xo + row * in, y, yo + row * ys - o, o, o + 4);
-    }
-
     /** {@code y[yo + o] = W[o,:] . x[xo..]} for rows {@code [from, to)} of an off-heap float32 matrix, four rows per pass. */
     static void f32OffHeapRows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
         int in = w.in, bound = S.loopBound(in);

@@ -50,7 +50,7 @@ class ServedKernelsTest {
 
     /**
      * A batched product gives each input row what that row gives alone, to a few float32 ulps: the batched
-     * kernels (the 4x4 register tiles, bf16 straight from its packed words, the widened-buffer path) keep the
+     * kernels (the 4x4 register tiles, the widened-buffer path for bf16 and int8) keep the
      * one-row kernels' sums, some in another order (the weight rows a block of four leaves, the lane reduction).
      */
     @ParameterizedTest(name = "{0} out={1} in={2} rows={3}")
