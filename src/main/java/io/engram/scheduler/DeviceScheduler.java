@@ -309,11 +309,16 @@ public class DeviceScheduler implements DisposableBean {
             for (int i = 0; i < group.size(); i++) {
                 Sequence s = group.get(i);
                 s.read += counts[i];
-                if (logits[i] != null) s.logits = logits[i];
-                if (!s.prefillDone()) active.remove(s);
+                inputRead(s, logits[i]);
             }
             if (total >= 8) prefillMsPerToken = 0.8 * prefillMsPerToken + 0.2 * ((System.nanoTime() - t0) / 1e6 / total);
         }
+    }
+
+    /** s has read its whole input: keeps the logits after its last token (if any), and drops s if it is done. */
+    private void inputRead(Sequence s, float[] logits) {
+        if (logits != null) s.logits = logits;
+        if (!s.prefillDone()) active.remove(s);
     }
 
     /** Reads the next n input tokens of s; returns n. */
@@ -323,10 +328,7 @@ public class DeviceScheduler implements DisposableBean {
         try {
             float[] logits = s.model.forward(s.state, Arrays.copyOfRange(s.input, s.read, s.read + n), last && s.needsLogits());
             s.read += n;
-            if (last) {
-                if (logits != null) s.logits = logits;
-                if (!s.prefillDone()) active.remove(s);
-            }
+            if (last) inputRead(s, logits);
         } catch (RuntimeException e) {
             active.remove(s);
             s.fail(e);
@@ -468,10 +470,7 @@ public class DeviceScheduler implements DisposableBean {
         want[states.size()] = last && r.needsLogits();
         float[][] out = model.stepMixed(all, allTokens, counts, want);
         r.read += n;
-        if (last) {
-            if (out[states.size()] != null) r.logits = out[states.size()];
-            if (!r.prefillDone()) active.remove(r);
-        }
+        if (last) inputRead(r, out[states.size()]);
         return Arrays.copyOf(out, states.size());
     }
 

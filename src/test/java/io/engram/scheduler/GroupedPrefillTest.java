@@ -17,12 +17,9 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.springframework.boot.context.properties.bind.Binder;
-import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
 
 /**
  * Short prompts that arrive together are read in one mixed pass (each prompt a segment of its own), not one pass
@@ -34,8 +31,7 @@ class GroupedPrefillTest {
 
     @Test
     void promptsArrivingTogetherShareOnePassAndGenerateWhatTheyGenerateAlone() throws Exception {
-        EngramProperties props = new Binder(new MapConfigurationPropertySource(Map.of("engram.scheduler.chunk-tokens", "256")))
-                .bindOrCreate("engram", EngramProperties.class);
+        EngramProperties props = MixedPrefillTest.props();
         try (Checkpoint ck = Checkpoints.open(Fixtures.shared("oracle/rwkv7_a.safetensors"));
              Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 256, true)) {
             List<int[]> prompts = new ArrayList<>();

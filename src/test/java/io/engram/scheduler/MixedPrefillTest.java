@@ -36,8 +36,7 @@ class MixedPrefillTest {
 
     @Test
     void aPrimeRidesAlongWithDecodeAndChangesNothing() throws Exception {
-        EngramProperties props = new Binder(new MapConfigurationPropertySource(Map.of("engram.scheduler.chunk-tokens", "256")))
-                .bindOrCreate("engram", EngramProperties.class);
+        EngramProperties props = props();
         try (Checkpoint ck = Checkpoints.open(Fixtures.shared("oracle/rwkv7_a.safetensors"));
              Rwkv7Model m = new Rwkv7Model(Rwkv7Weights.read(ck), Fixtures.device(), 256, true)) {
             int[] doc = new int[600];
@@ -72,6 +71,12 @@ class MixedPrefillTest {
                 scheduler.destroy();
             }
         }
+    }
+
+    /** The scheduler's settings for these tests: the defaults with 256-token chunks. */
+    static EngramProperties props() {
+        return new Binder(new MapConfigurationPropertySource(Map.of("engram.scheduler.chunk-tokens", "256")))
+                .bindOrCreate("engram", EngramProperties.class);
     }
 
     /** The greedy tokens of {@code prompt} with nothing else on the scheduler. */

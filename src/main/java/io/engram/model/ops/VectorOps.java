@@ -69,30 +69,8 @@ final class VectorOps {
                 a3 = u3.fma(va, a3);
                 b3 = u3.fma(vb, b3);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-            float t0 = b0.reduceLanes(VectorOperators.ADD), t1 = b1.reduceLanes(VectorOperators.ADD);
-            float t2 = b2.reduceLanes(VectorOperators.ADD), t3 = b3.reduceLanes(VectorOperators.ADD);
-            for (; i < in; i++) {
-                float xi = x[xa + i], xj = x[xb + i];
-                s0 += w[w0 + i] * xi;
-                s1 += w[w1 + i] * xi;
-                s2 += w[w2 + i] * xi;
-                s3 += w[w3 + i] * xi;
-                t0 += w[w0 + i] * xj;
-                t1 += w[w1 + i] * xj;
-                t2 += w[w2 + i] * xj;
-                t3 += w[w3 + i] * xj;
-            }
-            int ya = yo + row * ys, yb = ya + ys;
-            y[ya] = s0;
-            y[ya + 1] = s1;
-            y[ya + 2] = s2;
-            y[ya + 3] = s3;
-            y[yb] = t0;
-            y[yb + 1] = t1;
-            y[yb + 2] = t2;
-            y[yb + 3] = t3;
+            store4(w, wo, in, x, xa, i, y, yo + row * ys, sum(a0), sum(a1), sum(a2), sum(a3));
+            store4(w, wo, in, x, xb, i, y, yo + (row + 1) * ys, sum(b0), sum(b1), sum(b2), sum(b3));
         }
         if (row < rows) {                                       // an odd last input row: four chains
             int xr = xo + row * in;
@@ -105,20 +83,7 @@ final class VectorOps {
                 a2 = FloatVector.fromArray(S, w, w2 + i).fma(xv, a2);
                 a3 = FloatVector.fromArray(S, w, w3 + i).fma(xv, a3);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-            for (; i < in; i++) {
-                float xi = x[xr + i];
-                s0 += w[w0 + i] * xi;
-                s1 += w[w1 + i] * xi;
-                s2 += w[w2 + i] * xi;
-                s3 += w[w3 + i] * xi;
-            }
-            int yr = yo + row * ys;
-            y[yr] = s0;
-            y[yr + 1] = s1;
-            y[yr + 2] = s2;
-            y[yr + 3] = s3;
+            store4(w, wo, in, x, xr, i, y, yo + row * ys, sum(a0), sum(a1), sum(a2), sum(a3));
         }
     }
 
@@ -146,55 +111,56 @@ final class VectorOps {
     /** The four-by-four tile of {@link #rows4x4} whatever the registers (tests run it on AVX2 too). */
     static void tile4x4(float[] w, int wo, int in, float[] x, int xo, float[] y, int yo, int ys, int rows) {
         int row = 0;
-        {
-            int bound = S.loopBound(in);
-            int w0 = wo, w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;
-            for (; row + 4 <= rows; row += 4) {
-                int xa = xo + row * in, xb = xa + in, xc = xb + in, xd = xc + in;
-                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-                FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
-                int i = 0;
-                for (; i < bound; i += L) {
-                    FloatVector va = FloatVector.fromArray(S, x, xa + i), vb = FloatVector.fromArray(S, x, xb + i);
-                    FloatVector vc = FloatVector.fromArray(S, x, xc + i), vd = FloatVector.fromArray(S, x, xd + i);
-                    FloatVector u = FloatVector.fromArray(S, w, w0 + i);
-                    a0 = u.fma(va, a0);
-                    b0 = u.fma(vb, b0);
-                    c0 = u.fma(vc, c0);
-                    d0 = u.fma(vd, d0);
-                    u = FloatVector.fromArray(S, w, w1 + i);
-                    a1 = u.fma(va, a1);
-                    b1 = u.fma(vb, b1);
-                    c1 = u.fma(vc, c1);
-                    d1 = u.fma(vd, d1);
-                    u = FloatVector.fromArray(S, w, w2 + i);
-                    a2 = u.fma(va, a2);
-                    b2 = u.fma(vb, b2);
-                    c2 = u.fma(vc, c2);
-                    d2 = u.fma(vd, d2);
-                    u = FloatVector.fromArray(S, w, w3 + i);
-                    a3 = u.fma(va, a3);
-                    b3 = u.fma(vb, b3);
-                    c3 = u.fma(vc, c3);
-                    d3 = u.fma(vd, d3);
-                }
-                store4(w, wo, in, x, xa, i, y, yo + row * ys, a0, a1, a2, a3);
-                store4(w, wo, in, x, xb, i, y, yo + (row + 1) * ys, b0, b1, b2, b3);
-                store4(w, wo, in, x, xc, i, y, yo + (row + 2) * ys, c0, c1, c2, c3);
-                store4(w, wo, in, x, xd, i, y, yo + (row + 3) * ys, d0, d1, d2, d3);
+        int bound = S.loopBound(in);
+        int w0 = wo, w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;
+        for (; row + 4 <= rows; row += 4) {
+            int xa = xo + row * in, xb = xa + in, xc = xb + in, xd = xc + in;
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+            int i = 0;
+            for (; i < bound; i += L) {
+                FloatVector va = FloatVector.fromArray(S, x, xa + i), vb = FloatVector.fromArray(S, x, xb + i);
+                FloatVector vc = FloatVector.fromArray(S, x, xc + i), vd = FloatVector.fromArray(S, x, xd + i);
+                FloatVector u = FloatVector.fromArray(S, w, w0 + i);
+                a0 = u.fma(va, a0);
+                b0 = u.fma(vb, b0);
+                c0 = u.fma(vc, c0);
+                d0 = u.fma(vd, d0);
+                u = FloatVector.fromArray(S, w, w1 + i);
+                a1 = u.fma(va, a1);
+                b1 = u.fma(vb, b1);
+                c1 = u.fma(vc, c1);
+                d1 = u.fma(vd, d1);
+                u = FloatVector.fromArray(S, w, w2 + i);
+                a2 = u.fma(va, a2);
+                b2 = u.fma(vb, b2);
+                c2 = u.fma(vc, c2);
+                d2 = u.fma(vd, d2);
+                u = FloatVector.fromArray(S, w, w3 + i);
+                a3 = u.fma(va, a3);
+                b3 = u.fma(vb, b3);
+                c3 = u.fma(vc, c3);
+                d3 = u.fma(vd, d3);
             }
+            store4(w, wo, in, x, xa, i, y, yo + row * ys, sum(a0), sum(a1), sum(a2), sum(a3));
+            store4(w, wo, in, x, xb, i, y, yo + (row + 1) * ys, sum(b0), sum(b1), sum(b2), sum(b3));
+            store4(w, wo, in, x, xc, i, y, yo + (row + 2) * ys, sum(c0), sum(c1), sum(c2), sum(c3));
+            store4(w, wo, in, x, xd, i, y, yo + (row + 3) * ys, sum(d0), sum(d1), sum(d2), sum(d3));
         }
         if (row < rows) rows4(w, wo, in, x, xo + row * in, y, yo + row * ys, ys, rows - row);
     }
 
+    private static float sum(FloatVector v) {
+        return v.reduceLanes(VectorOperators.ADD);
+    }
+
     /**
-     * {@code y[yo + k] = } the lane sum of {@code ak} plus columns {@code [from, in)} of weight row {@code k} times
-     * input row {@code xr}, for the four weight rows at {@code wo}.
+     * {@code y[yo + k] = sk} (the lane sum of a vector part) plus columns {@code [from, in)} of weight row {@code k}
+     * times input row {@code xr}, for the four weight rows at {@code wo}. Takes floats, not vectors, so nothing is
+     * boxed if the JIT does not inline it.
      */
     private static void store4(float[] w, int wo, int in, float[] x, int xr, int from, float[] y, int yo,
-                               FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+                               float s0, float s1, float s2, float s3) {
         for (int i = from; i < in; i++) {
             float xi = x[xr + i];
             s0 += w[wo + i] * xi;

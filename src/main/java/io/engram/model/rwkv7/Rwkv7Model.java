@@ -59,7 +59,7 @@ public final class Rwkv7Model implements LanguageModel {
     /** Where off-heap served weights live, or null when they are Java arrays. */
     private final LibtorchMemory nativeWeights;
     private final int chunkSize;
-    /** The CPU path (Java elementwise work, batched DJL products), or null for the all-DJL blocks below. */
+    /** The CPU path (Java elementwise work and products; chunks' products in DJL unless {@link #javaChunks}), or null for the all-DJL blocks below. */
     private final Rwkv7Cpu cpu;
     /** Whether {@link #cpu} multiplies whole chunks in Java ({@link #javaChunksDefault}) rather than with libtorch. */
     private final boolean javaChunks;
