@@ -5,8 +5,9 @@ import io.engram.weights.ServeDtype;
 /**
  * {@link CpuKernels#matVecs} for weights in a served format ({@link ServedMatrix}): {@code y = x W^T} for a few
  * input rows, every weight row read once for all of them. One row: the format is widened in registers inside the
- * dot products (bf16 by a mask and a shift, int8 by a byte-to-float conversion and one scale per group). Several
- * rows (batched decode): each block of four weight rows is widened once into an L1-sized float buffer and then
+ * dot products (bf16 by a mask and a shift, int8 by shifts and an int-to-float conversion, one scale per group), four
+ * weight rows at a time from their tile ({@link ServedMatrix}: one contiguous stream per pass). Several
+ * rows (batched decode): each tile of four weight rows is widened once into an L1-sized float buffer and then
  * multiplied by every input row, so the memory traffic stays one read of the quantized matrix per step. Weights
  * off the Java heap run the same loops with vector loads from their buffer (slower than from an array on JDK 17,
  * see docs/PERFORMANCE.md); a float32 one off the heap with several rows takes the block path, copied into L1.
@@ -67,7 +68,8 @@ public final class ServedKernels {
         if (buf.length < BLOCK_ROWS * w.in) SCRATCH.set(buf = new float[BLOCK_ROWS * w.in]);
         for (int o = from; o < to; o += BLOCK_ROWS) {
             int n = Math.min(BLOCK_ROWS, to - o);
-            for (int k = 0; k < n; k++) {
+            boolean tile = n == 4 && (o & 3) == 0 && CpuKernels.VECTOR_API && ServedVectorOps.widenTile(w, o, buf);
+            for (int k = 0; !tile && k < n; k++) {
                 w.widenRow(o + k, buf, k * w.in);
             }
             if (CpuKernels.VECTOR_API) {

@@ -10,22 +10,31 @@ import java.nio.IntBuffer;
  * An {@code nn.Linear} weight {@code [out, in]} (y = x W^T) in the format the decode kernels read
  * ({@link ServeDtype}); {@link ServedKernels} multiplies by it without widening it in memory.
  *
- * <p>Layouts, per row:
+ * <p>Layouts:
  * <ul>
- *   <li>float32: the row as is.</li>
- *   <li>bfloat16: two bf16 values per {@code int}, in blocks of {@code 2h} columns ({@code h} = {@link #half}):
- *       word {@code j} of a block holds column {@code j} in its low half and column {@code h + j} in its high
- *       half, so one int load gives two float vectors by a mask ({@code w & 0xFFFF0000}) and a shift
- *       ({@code w << 16}) with no lane shuffles. The last block is zero-padded.</li>
- *   <li>int8: one signed byte per weight, {@code w = q * scale}, one float32 scale per {@link #group} columns
- *       (symmetric: {@code scale = max|w| / 127} over the group, round to nearest).</li>
+ *   <li>float32: row-major, the rows as they are.</li>
+ *   <li>bfloat16 and int8 pack each row into {@code int}s, in blocks of {@code h} ints ({@code h} = {@link #lanes},
+ *       the float vector length), so that one int vector load gives whole float vectors by shifts and masks, with
+ *       no lane shuffles:
+ *       <ul>
+ *         <li>bfloat16: a block is {@code 2h} columns; int {@code j} holds column {@code j} in its low half and
+ *             column {@code h + j} in its high half ({@code w << 16} and {@code w & 0xFFFF0000}).</li>
+ *         <li>int8: one signed byte per weight, {@code w = q * scale}, one float32 scale per {@link #group} columns
+ *             (symmetric: {@code scale = max|w| / 127} over the group, round to nearest). A block is {@code 4h}
+ *             columns; byte {@code k} of int {@code j} holds column {@code k·h + j} ({@code (w << 24 - 8k) >> 24}).</li>
+ *       </ul>
+ *       Rows are stored in tiles of four: block {@code b} of a tile is block {@code b} of its rows 0..3, one after
+ *       the other. A kernel pass over four rows then reads one contiguous stream instead of four short ones, which
+ *       the hardware prefetcher follows better (bf16 single-stream decode on an AVX2 machine, A/B: 42 -> 51-52
+ *       tok/s; docs/PERFORMANCE.md, "Tiles of four rows"). The last block of a row and the last tile are
+ *       zero-padded.</li>
  * </ul>
  *
  * <p>Storage: Java arrays (the default), or off the Java heap ({@link #build} with a {@link NativeMemory}): the same
  * layout in one native buffer, so a model larger than the heap can be served. The one-row kernels load from the
  * buffer directly, slower than from an array on JDK 17 (docs/PERFORMANCE.md, "Weights off the Java heap"); a
- * batched product widens each block of rows into an L1-sized array once, as for the heap formats. The int8
- * scales (one float per {@link #group} weights) stay on the heap either way.
+ * batched product widens each tile into an L1-sized array once, as for the heap formats. The int8 scales (one
+ * float per {@link #group} weights) stay on the heap either way.
  */
 public final class ServedMatrix {
 
@@ -39,17 +48,18 @@ public final class ServedMatrix {
     public final int out, in;
     /** int8: columns per scale. */
     public final int group;
-    /** bfloat16: columns per half-block (the float vector length of this JVM, so a block is one pair of vectors). */
-    public final int half;
+    /** bfloat16 and int8: ints per row in one block (the float vector length of this JVM). */
+    public final int lanes;
+    /** float32 values on the heap, or null. */
     final float[] f32;
-    final int[] bf16;
+    /** bfloat16 and int8: the tiles on the heap, or null. */
+    final int[] words;
     /** Off-heap storage (native order), or null when the values are in the arrays; its float and int views. */
     final ByteBuffer data;
     private final FloatBuffer dataF32;
     private final IntBuffer dataInts;
-    /** bfloat16: ints per row. int8: scales per row. */
+    /** bfloat16 and int8: ints per row (whole blocks). int8: scales per row. */
     final int rowWords, groups;
-    final byte[] q8;
     final float[] scales;
 
     /** Row {@code o} of a matrix as float32 into {@code dst[0, in)}: where {@link #build} takes its values from. */
@@ -67,13 +77,8 @@ public final class ServedMatrix {
     /** {@link ByteBuffer#allocateDirect}: counted against {@code -XX:MaxDirectMemorySize} (by default the heap size). */
     public static final NativeMemory DIRECT = ByteBuffer::allocateDirect;
 
-    private ServedMatrix(ServeDtype dtype, int out, int in, int group, int half, float[] f32, int[] bf16,
-                         int rowWords, byte[] q8, float[] scales, int groups) {
-        this(dtype, out, in, group, half, f32, bf16, rowWords, q8, scales, groups, null);
-    }
-
-    private ServedMatrix(ServeDtype dtype, int out, int in, int group, int half, float[] f32, int[] bf16,
-                         int rowWords, byte[] q8, float[] scales, int groups, ByteBuffer data) {
+    private ServedMatrix(ServeDtype dtype, int out, int in, int group, float[] f32, int[] words, float[] scales,
+                         ByteBuffer data) {
         this.data = data == null ? null : data.order(ByteOrder.nativeOrder());
         this.dataF32 = data == null ? null : this.data.asFloatBuffer();
         this.dataInts = data == null ? null : this.data.asIntBuffer();
@@ -81,13 +86,44 @@ public final class ServedMatrix {
         this.out = out;
         this.in = in;
         this.group = group;
-        this.half = half;
+        this.lanes = dtype == ServeDtype.FLOAT32 ? 0 : lanes();
         this.f32 = f32;
-        this.bf16 = bf16;
-        this.rowWords = rowWords;
-        this.q8 = q8;
+        this.words = words;
+        this.rowWords = rowWords(dtype, in);
         this.scales = scales;
-        this.groups = groups;
+        this.groups = dtype == ServeDtype.INT8 ? in / group : 0;
+    }
+
+    /** The float vector length of this JVM (8 without the Vector API): ints per row in a block. */
+    private static int lanes() {
+        return CpuKernels.VECTOR_API ? ServedVectorOps.floatLanes() : 8;
+    }
+
+    /** Columns per block: two per int in bfloat16, four in int8. */
+    private static int blockColumns(ServeDtype dtype) {
+        return (dtype == ServeDtype.INT8 ? 4 : 2) * lanes();
+    }
+
+    /** bfloat16 and int8: ints per row, {@code in} rounded up to whole blocks. */
+    private static int rowWords(ServeDtype dtype, int in) {
+        if (dtype == ServeDtype.FLOAT32) return 0;
+        int b = blockColumns(dtype);
+        return (in + b - 1) / b * lanes();
+    }
+
+    /** bfloat16 and int8: ints stored for {@code out} rows of {@code rowWords}, in whole tiles of four rows. */
+    private static long tiledInts(int out, int rowWords) {
+        return (long) ((out + 3) / 4) * 4 * rowWords;
+    }
+
+    /** bfloat16 and int8: the int where block {@code b} of row {@code o} starts (tile, block, row in the tile). */
+    int blockAt(int o, int b) {
+        return (o >> 2) * 4 * rowWords + b * 4 * lanes + (o & 3) * lanes;
+    }
+
+    /** The packed int at {@code at}, heap or off-heap. */
+    private int word(int at) {
+        return data != null ? dataInts.get(at) : words[at];
     }
 
     /**
@@ -96,61 +132,63 @@ public final class ServedMatrix {
      * {@code memory}. int8 groups as in {@link #of}.
      */
     public static ServedMatrix build(Rows src, int out, int in, ServeDtype dtype, NativeMemory memory) {
-        int h = CpuKernels.VECTOR_API ? ServedVectorOps.floatLanes() : 8;
-        int words = (in + 2 * h - 1) / (2 * h) * h;
-        int group = INT8_GROUP > 0 && in % INT8_GROUP == 0 ? INT8_GROUP : in, groups = in / group;
-        long bytes = switch (dtype) {
-            case FLOAT32 -> 4L * out * in;
-            case BFLOAT16 -> 4L * out * words;
-            case INT8 -> (long) out * in;
-        };
+        return build(src, out, in, dtype, INT8_GROUP > 0 && in % INT8_GROUP == 0 ? INT8_GROUP : in, memory);
+    }
+
+    private static ServedMatrix build(Rows src, int out, int in, ServeDtype dtype, int group, NativeMemory memory) {
+        int h = lanes(), rowWords = rowWords(dtype, in);
+        long bytes = dtype == ServeDtype.FLOAT32 ? 4L * out * in : 4L * tiledInts(out, rowWords);
         if (bytes > Integer.MAX_VALUE - 64) {
             throw new IllegalArgumentException("matrix [" + out + "," + in + "] in " + dtype + " is " + bytes
                     + " bytes, more than one buffer holds (2 GiB)");
         }
         ByteBuffer buf = memory == null ? null : memory.allocate((int) bytes).order(ByteOrder.nativeOrder());
         float[] f32 = memory == null && dtype == ServeDtype.FLOAT32 ? new float[out * in] : null;
-        int[] bf16 = memory == null && dtype == ServeDtype.BFLOAT16 ? new int[out * words] : null;
-        byte[] q8 = memory == null && dtype == ServeDtype.INT8 ? new byte[out * in] : null;
-        float[] scales = dtype == ServeDtype.INT8 ? new float[out * groups] : null;
+        int[] words = memory == null && dtype != ServeDtype.FLOAT32 ? new int[(int) (bytes / 4)] : null;
+        float[] scales = dtype == ServeDtype.INT8 ? new float[out * (in / group)] : null;
         FloatBuffer fb = buf == null ? null : buf.asFloatBuffer();
         IntBuffer ib = buf == null ? null : buf.asIntBuffer();
         float[] row = new float[in];
-        int[] packed = new int[words];
+        int[] packed = new int[rowWords];
         byte[] q = new byte[in];
+        ServedMatrix m = new ServedMatrix(dtype, out, in, group, f32, words, scales, buf);
         for (int o = 0; o < out; o++) {
             src.row(o, row);
-            switch (dtype) {
-                case FLOAT32 -> {
-                    if (f32 != null) System.arraycopy(row, 0, f32, o * in, in);
-                    else fb.put(o * in, row);
-                }
-                case BFLOAT16 -> {
-                    packBf16(row, in, h, packed);
-                    if (bf16 != null) System.arraycopy(packed, 0, bf16, o * words, words);
-                    else ib.put(o * words, packed);
-                }
-                case INT8 -> {
-                    quantize(row, 0, in, group, q, 0, scales, o * groups);
-                    if (q8 != null) System.arraycopy(q, 0, q8, o * in, in);
-                    else buf.put(o * in, q);
-                }
+            if (dtype == ServeDtype.FLOAT32) {
+                if (f32 != null) System.arraycopy(row, 0, f32, o * in, in);
+                else fb.put(o * in, row);
+                continue;
+            }
+            if (dtype == ServeDtype.BFLOAT16) {
+                packBf16(row, in, h, packed);
+            } else {
+                quantize(row, 0, in, group, q, 0, scales, o * (in / group));
+                packInt8(q, in, h, packed);
+            }
+            for (int b = 0; b < rowWords / h; b++) {                 // the row's blocks, each to its place in the tile
+                if (words != null) System.arraycopy(packed, b * h, words, m.blockAt(o, b), h);
+                else ib.put(m.blockAt(o, b), packed, b * h, h);
             }
         }
-        return switch (dtype) {
-            case FLOAT32 -> new ServedMatrix(dtype, out, in, in, 0, f32, null, 0, null, null, 0, buf);
-            case BFLOAT16 -> new ServedMatrix(dtype, out, in, in, h, null, bf16, words, null, null, 0, buf);
-            case INT8 -> new ServedMatrix(dtype, out, in, group, 0, null, null, 0, q8, scales, groups, buf);
-        };
+        return m;
     }
 
-    /** One row in the bf16 layout: {@code words} ints, column {@code j} of a block low, {@code h + j} high. */
+    /** One row in the bf16 packing, block after block: column {@code j} of a block low, {@code h + j} high. */
     private static void packBf16(float[] row, int in, int h, int[] words) {
         java.util.Arrays.fill(words, 0);
         for (int i = 0; i < in; i++) {
             int b = i / (2 * h), j = i % (2 * h);
             int v = toBf16(row[i]) & 0xFFFF;
             words[b * h + (j % h)] |= j < h ? v : v << 16;
+        }
+    }
+
+    /** One int8 row in its packing, block after block: byte {@code k} of int {@code j} is column {@code k·h + j}. */
+    private static void packInt8(byte[] q, int in, int h, int[] words) {
+        java.util.Arrays.fill(words, 0);
+        for (int i = 0; i < in; i++) {
+            int b = i / (4 * h), c = i - b * 4 * h;
+            words[b * h + c % h] |= (q[i] & 0xFF) << (8 * (c / h));
         }
     }
 
@@ -179,7 +217,7 @@ public final class ServedMatrix {
     /** Wraps {@code w} (not copied). */
     public static ServedMatrix float32(float[] w, int out, int in) {
         check(w, out, in);
-        return new ServedMatrix(ServeDtype.FLOAT32, out, in, in, 0, w, null, 0, null, null, 0);
+        return new ServedMatrix(ServeDtype.FLOAT32, out, in, in, w, null, null, null);
     }
 
     public static ServedMatrix bfloat16(float[] w, int out, int in) {
@@ -190,11 +228,7 @@ public final class ServedMatrix {
     public static ServedMatrix int8(float[] w, int out, int in, int group) {
         check(w, out, in);
         if (group <= 0 || in % group != 0) throw new IllegalArgumentException("int8 group " + group + " must divide " + in);
-        int groups = in / group;
-        byte[] q = new byte[out * in];
-        float[] s = new float[out * groups];
-        for (int o = 0; o < out; o++) quantize(w, o * in, in, group, q, o * in, s, o * groups);
-        return new ServedMatrix(ServeDtype.INT8, out, in, group, 0, null, null, 0, q, s, groups);
+        return build(rowsOf(w, in), out, in, ServeDtype.INT8, group, null);
     }
 
     /** Rows of a row-major {@code [out, in]} array. */
@@ -214,11 +248,13 @@ public final class ServedMatrix {
         return switch (dtype) {
             case FLOAT32 -> data != null ? dataF32.get(o * in + i) : f32[o * in + i];
             case BFLOAT16 -> {
-                int b = i / (2 * half), j = i % (2 * half), at = o * rowWords + b * half + (j % half);
-                int word = data != null ? dataInts.get(at) : bf16[at];
-                yield Float.intBitsToFloat(j < half ? word << 16 : word & 0xFFFF0000);
+                int h = lanes, b = i / (2 * h), j = i - b * 2 * h, word = word(blockAt(o, b) + j % h);
+                yield Float.intBitsToFloat(j < h ? word << 16 : word & 0xFFFF0000);
             }
-            case INT8 -> (data != null ? data.get(o * in + i) : q8[o * in + i]) * scales[o * groups + i / group];
+            case INT8 -> {
+                int h = lanes, b = i / (4 * h), c = i - b * 4 * h;
+                yield (byte) (word(blockAt(o, b) + c % h) >> (8 * (c / h))) * scales[o * groups + i / group];
+            }
         };
     }
 
@@ -249,22 +285,8 @@ public final class ServedMatrix {
                 if (data != null) dataF32.get(o * in, dst, at, in);
                 else System.arraycopy(f32, o * in, dst, at, in);
             }
-            case BFLOAT16 -> {
-                int base = o * rowWords, h = half;
-                for (int i = 0; i < in; i++) {
-                    int b = i / (2 * h), j = i - b * 2 * h, w = base + b * h + (j % h);
-                    int word = data != null ? dataInts.get(w) : bf16[w];
-                    dst[at + i] = Float.intBitsToFloat(j < h ? word << 16 : word & 0xFFFF0000);
-                }
-            }
-            case INT8 -> {
-                int base = o * in, sb = o * groups;
-                for (int g = 0; g < groups; g++) {
-                    float s = scales[sb + g];
-                    for (int i = g * group; i < (g + 1) * group; i++) {
-                        dst[at + i] = (data != null ? data.get(base + i) : q8[base + i]) * s;
-                    }
-                }
+            default -> {
+                for (int i = 0; i < in; i++) dst[at + i] = get(o, i);
             }
         }
     }
@@ -280,8 +302,8 @@ public final class ServedMatrix {
     public long bytes() {
         return switch (dtype) {
             case FLOAT32 -> 4L * out * in;
-            case BFLOAT16 -> 4L * out * rowWords;
-            case INT8 -> (long) out * in + 4L * scales.length;
+            case BFLOAT16 -> 4L * tiledInts(out, rowWords);
+            case INT8 -> 4L * tiledInts(out, rowWords) + 4L * scales.length;
         };
     }
 

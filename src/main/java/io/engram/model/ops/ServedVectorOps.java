@@ -3,11 +3,9 @@ package io.engram.model.ops;
 import io.engram.weights.ServeDtype;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /** Vector API loops over {@link ServedMatrix} formats. Only loaded when {@link CpuKernels#VECTOR_API} is true. */
@@ -15,8 +13,6 @@ final class ServedVectorOps {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
-    /** As many bytes as S has floats. */
-    private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(S.vectorBitSize() / 4));
     private static final int L = S.length();
     private static final int HIGH = 0xFFFF0000;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
@@ -36,34 +32,32 @@ final class ServedVectorOps {
         return wv.lanewise(VectorOperators.AND, HIGH).reinterpretAsFloats();
     }
 
+    /** L ints of a packed matrix ({@link ServedMatrix#words}) from int {@code at}: the heap array, or the off-heap buffer when {@code d} is set. */
+    private static IntVector ints(int[] q, ByteBuffer d, int at) {
+        return d != null ? IntVector.fromByteBuffer(SI, d, 4 * at, ORDER) : IntVector.fromArray(SI, q, at);
+    }
+
     /**
-     * {@code y[yo + o] = W[o,:] . x[xo..]} for bf16 weight rows {@code [from, to)}: four rows per pass share each x
-     * load. Heap or off-heap storage: the test on {@code off} is loop-invariant, so the JIT unswitches it.
+     * {@code y[yo + o] = W[o,:] . x[xo..]} for bf16 weight rows {@code [from, to)}, heap or off-heap: one tile of
+     * four rows per pass, read as one stream ({@link ServedMatrix}'s layout), each x load shared by the four.
      */
     static void bf16Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
-        int in = w.in, words = w.rowWords, blocks = in / (2 * L);       // full blocks; the rest is a scalar tail
-        int[] p = w.bf16;
+        if (w.lanes != L) {
+            scalarRows(w, x, xo, y, yo, from, to);
+            return;
+        }
+        int blocks = w.in / (2 * L);                                   // full blocks; the rest is a scalar tail
+        int[] p = w.words;
         ByteBuffer d = w.data;
-        boolean off = d != null;
         int o = from;
+        for (; o < to && (o & 3) != 0; o++) scalarRows(w, x, xo, y, yo, o, o + 1);     // up to the first tile
         for (; o + 4 <= to; o += 4) {
-            int b0 = o * words, b1 = b0 + words, b2 = b1 + words, b3 = b2 + words;
+            int tile = w.blockAt(o, 0);
             FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
             for (int b = 0; b < blocks; b++) {
-                int wo = b * L, xi = xo + b * 2 * L;
+                int at = tile + b * 4 * L, xi = xo + b * 2 * L;           // block b of rows 0..3, L ints each
                 FloatVector xl = FloatVector.fromArray(S, x, xi), xh = FloatVector.fromArray(S, x, xi + L);
-                IntVector w0, w1, w2, w3;
-                if (off) {
-                    w0 = IntVector.fromByteBuffer(SI, d, 4 * (b0 + wo), ORDER);
-                    w1 = IntVector.fromByteBuffer(SI, d, 4 * (b1 + wo), ORDER);
-                    w2 = IntVector.fromByteBuffer(SI, d, 4 * (b2 + wo), ORDER);
-                    w3 = IntVector.fromByteBuffer(SI, d, 4 * (b3 + wo), ORDER);
-                } else {
-                    w0 = IntVector.fromArray(SI, p, b0 + wo);
-                    w1 = IntVector.fromArray(SI, p, b1 + wo);
-                    w2 = IntVector.fromArray(SI, p, b2 + wo);
-                    w3 = IntVector.fromArray(SI, p, b3 + wo);
-                }
+                IntVector w0 = ints(p, d, at), w1 = ints(p, d, at + L), w2 = ints(p, d, at + 2 * L), w3 = ints(p, d, at + 3 * L);
                 a0 = high(w0).fma(xh, low(w0).fma(xl, a0));
                 a1 = high(w1).fma(xh, low(w1).fma(xl, a1));
                 a2 = high(w2).fma(xh, low(w2).fma(xl, a2));
@@ -126,48 +120,44 @@ final class ServedVectorOps {
         }
     }
 
-    /** L int8 weights from {@code q[at..]} as floats (sign-extended in registers). */
-    private static FloatVector widen(byte[] q, int at) {
-        return (FloatVector) ByteVector.fromArray(SB, q, at).convertShape(VectorOperators.B2F, S, 0);
+    /** Byte {@code k} of every lane of {@code w}, sign-extended, as floats: column {@code k·L + lane} of an int8 block. */
+    private static FloatVector byteOf(IntVector w, int k) {
+        IntVector b = k == 3 ? w.lanewise(VectorOperators.ASHR, 24)
+                : w.lanewise(VectorOperators.LSHL, 24 - 8 * k).lanewise(VectorOperators.ASHR, 24);
+        return (FloatVector) b.convert(VectorOperators.I2F, 0);
     }
 
-    /** L int8 weights from byte {@code at} of an off-heap matrix, as floats. */
-    private static FloatVector widen(ByteBuffer q, int at) {
-        return (FloatVector) ByteVector.fromByteBuffer(SB, q, at, ORDER).convertShape(VectorOperators.B2F, S, 0);
-    }
-
-    /** {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, heap or off-heap, four rows per pass. */
+    /**
+     * {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, heap or off-heap: one tile of
+     * four rows per pass, read as one stream ({@link ServedMatrix}'s layout); each block of {@code 4L} columns is
+     * four int loads and sixteen shift-and-convert-and-FMA steps, and each group's sum is scaled once.
+     */
     static void int8Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
-        int in = w.in, g = w.group, groups = w.groups;
-        byte[] q = w.q8;
-        ByteBuffer d = w.data;
-        boolean off = d != null;
-        float[] sc = w.scales;
-        int vecPerGroup = g / L;
-        if (g % L != 0) {                                       // odd group sizes: scalar
+        int g = w.group, groups = w.groups, block = 4 * L;
+        if (w.lanes != L || g % block != 0) {                  // groups that are not whole blocks: scalar
             scalarRows(w, x, xo, y, yo, from, to);
             return;
         }
+        int[] q = w.words;
+        ByteBuffer d = w.data;
+        float[] sc = w.scales;
+        int blocksPerGroup = g / block;
         int o = from;
-        for (; o + 4 <= to; o += 4) {                          // four rows per pass share each x load
-            int r0 = o * in, r1 = r0 + in, r2 = r1 + in, r3 = r2 + in, s0 = o * groups;
+        for (; o < to && (o & 3) != 0; o++) scalarRows(w, x, xo, y, yo, o, o + 1);     // up to the first tile
+        for (; o + 4 <= to; o += 4) {
+            int tile = w.blockAt(o, 0), s0 = o * groups;
             FloatVector t0 = FloatVector.zero(S), t1 = t0, t2 = t0, t3 = t0;
             for (int k = 0; k < groups; k++) {
                 FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                int base = k * g;
-                for (int v = 0; v < vecPerGroup; v++) {
-                    int i = base + v * L;
-                    FloatVector xv = FloatVector.fromArray(S, x, xo + i);
-                    if (off) {
-                        a0 = widen(d, r0 + i).fma(xv, a0);
-                        a1 = widen(d, r1 + i).fma(xv, a1);
-                        a2 = widen(d, r2 + i).fma(xv, a2);
-                        a3 = widen(d, r3 + i).fma(xv, a3);
-                    } else {
-                        a0 = widen(q, r0 + i).fma(xv, a0);
-                        a1 = widen(q, r1 + i).fma(xv, a1);
-                        a2 = widen(q, r2 + i).fma(xv, a2);
-                        a3 = widen(q, r3 + i).fma(xv, a3);
+                for (int b = k * blocksPerGroup; b < (k + 1) * blocksPerGroup; b++) {
+                    int at = tile + b * 4 * L, xi = xo + b * block;     // block b of rows 0..3, L ints each
+                    IntVector w0 = ints(q, d, at), w1 = ints(q, d, at + L), w2 = ints(q, d, at + 2 * L), w3 = ints(q, d, at + 3 * L);
+                    for (int c = 0; c < 4; c++) {
+                        FloatVector xv = FloatVector.fromArray(S, x, xi + c * L);
+                        a0 = byteOf(w0, c).fma(xv, a0);
+                        a1 = byteOf(w1, c).fma(xv, a1);
+                        a2 = byteOf(w2, c).fma(xv, a2);
+                        a3 = byteOf(w3, c).fma(xv, a3);
                     }
                 }
                 t0 = a0.fma(FloatVector.broadcast(S, sc[s0 + k]), t0);
@@ -198,34 +188,66 @@ final class ServedVectorOps {
     }
 
     /**
+     * The four weight rows of the tile that starts at row {@code o} ({@code o % 4 == 0}, {@code o + 4 <= out}) as
+     * floats, row {@code k} into {@code dst[k * in ..]}: {@link #widenRow} four times, but reading the tile in
+     * storage order, one stream. Same contract otherwise.
+     */
+    static boolean widenTile(ServedMatrix w, int o, float[] dst) {
+        if (w.lanes != L || w.dtype == ServeDtype.FLOAT32) return false;
+        int in = w.in, tile = w.blockAt(o, 0);
+        if (w.dtype == ServeDtype.BFLOAT16) {
+            int blocks = in / (2 * L);
+            for (int b = 0; b < blocks; b++) {
+                for (int r = 0; r < 4; r++) {
+                    IntVector wv = ints(w.words, w.data, tile + b * 4 * L + r * L);
+                    low(wv).intoArray(dst, r * in + b * 2 * L);
+                    high(wv).intoArray(dst, r * in + b * 2 * L + L);
+                }
+            }
+            for (int r = 0; r < 4; r++) {
+                for (int i = blocks * 2 * L; i < in; i++) dst[r * in + i] = w.get(o + r, i);
+            }
+            return true;
+        }
+        int block = 4 * L;
+        if (w.group % block != 0) return false;
+        int perGroup = w.group / block;
+        for (int b = 0; b < in / block; b++) {
+            for (int r = 0; r < 4; r++) {
+                FloatVector s = FloatVector.broadcast(S, w.scales[(o + r) * w.groups + b / perGroup]);
+                IntVector v = ints(w.words, w.data, tile + b * 4 * L + r * L);
+                for (int c = 0; c < 4; c++) byteOf(v, c).mul(s).intoArray(dst, r * in + b * block + c * L);
+            }
+        }
+        return true;
+    }
+
+    /**
      * Weight row {@code o} of a bf16 or int8 matrix, on or off the heap, as floats into {@code dst[at ..]},
      * widened in registers (what {@link ServedMatrix#rowInto} does one value at a time). Returns false where the
      * layout has no vector form (float32, or an int8 group that is not a multiple of the vector length), and then
      * writes nothing.
      */
     static boolean widenRow(ServedMatrix w, int o, float[] dst, int at) {
-        int in = w.in;
+        if (w.lanes != L) return false;
+        int in = w.in, row = w.blockAt(o, 0);
         if (w.dtype == ServeDtype.BFLOAT16) {
-            int blocks = in / (2 * L), base = o * w.rowWords;
-            if (w.half != L) return false;
+            int blocks = in / (2 * L);
             for (int b = 0; b < blocks; b++) {
-                IntVector wv = w.data != null ? IntVector.fromByteBuffer(SI, w.data, 4 * (base + b * L), ORDER)
-                        : IntVector.fromArray(SI, w.bf16, base + b * L);
+                IntVector wv = ints(w.words, w.data, row + b * 4 * L);
                 low(wv).intoArray(dst, at + b * 2 * L);
                 high(wv).intoArray(dst, at + b * 2 * L + L);
             }
             for (int i = blocks * 2 * L; i < in; i++) dst[at + i] = w.get(o, i);
             return true;
         }
-        int g = w.group;
-        if (w.dtype != ServeDtype.INT8 || g % L != 0) return false;
-        int base = o * in, sb = o * w.groups;
-        for (int k = 0; k < w.groups; k++) {
-            FloatVector s = FloatVector.broadcast(S, w.scales[sb + k]);
-            for (int i = k * g; i < (k + 1) * g; i += L) {
-                FloatVector v = w.data != null ? widen(w.data, base + i) : widen(w.q8, base + i);
-                v.mul(s).intoArray(dst, at + i);
-            }
+        int block = 4 * L;
+        if (w.dtype != ServeDtype.INT8 || w.group % block != 0) return false;
+        int perGroup = w.group / block;
+        for (int b = 0; b < in / block; b++) {
+            FloatVector s = FloatVector.broadcast(S, w.scales[o * w.groups + b / perGroup]);
+            IntVector v = ints(w.words, w.data, row + b * 4 * L);
+            for (int c = 0; c < 4; c++) byteOf(v, c).mul(s).intoArray(dst, at + b * block + c * L);
         }
         return true;
     }

@@ -55,7 +55,7 @@ class ServedKernelsTest {
      */
     @ParameterizedTest(name = "{0} out={1} in={2} rows={3}")
     @CsvSource({"bfloat16, 37, 768, 16", "bfloat16, 40, 768, 7", "bfloat16, 9, 100, 5", "float32, 37, 768, 16",
-            "float32, 9, 100, 6"})
+            "float32, 9, 100, 6", "int8, 37, 768, 16", "int8, 40, 768, 7", "int8, 9, 100, 5", "int8, 130, 64, 3"})
     void aBatchedRowAgreesWithTheRowAlone(String dtype, int out, int in, int rows) {
         Random rnd = new Random(out * 7 + in + rows);
         float[] w = gaussian(rnd, out * in, 0.05f);
@@ -96,24 +96,32 @@ class ServedKernelsTest {
         assertArrayEquals(heap.dequantize(), all.array(), "widenRows gives the dequantized matrix");
     }
 
-    @Test
-    void quantizationErrorIsWithinHalfAStep() {
+    /**
+     * Every weight read back through the tile layout is the original within the format's step: shapes whose rows
+     * fill whole tiles and blocks, and shapes that leave a partial tile (7 rows) and a partial block (100 columns).
+     * The stored bytes are whole tiles of whole blocks, plus the int8 scales.
+     */
+    @ParameterizedTest(name = "out={0} in={1} group={2}")
+    @CsvSource({"8, 256, 64", "7, 192, 64", "7, 100, 100", "5, 96, 32"})
+    void quantizationErrorIsWithinHalfAStep(int out, int in, int group) {
         Random rnd = new Random(3);
-        int out = 8, in = 256;
         float[] w = gaussian(rnd, out * in, 1f);
-        ServedMatrix q = ServedMatrix.int8(w, out, in, 64), b = ServedMatrix.bfloat16(w, out, in);
+        ServedMatrix q = ServedMatrix.int8(w, out, in, group), b = ServedMatrix.bfloat16(w, out, in);
         for (int o = 0; o < out; o++) {
-            for (int g = 0; g < in / 64; g++) {
+            for (int g = 0; g < in / group; g++) {
                 float max = 0;
-                for (int i = g * 64; i < (g + 1) * 64; i++) max = Math.max(max, Math.abs(w[o * in + i]));
-                for (int i = g * 64; i < (g + 1) * 64; i++) {
+                for (int i = g * group; i < (g + 1) * group; i++) max = Math.max(max, Math.abs(w[o * in + i]));
+                for (int i = g * group; i < (g + 1) * group; i++) {
                     float v = w[o * in + i];
                     assertEquals(v, q.get(o, i), max / 127f / 2 * 1.0001f, "int8 [" + o + "," + i + "]");
                     assertEquals(v, b.get(o, i), Math.abs(v) / 256f, "bf16 [" + o + "," + i + "]");   // 8-bit mantissa
                 }
             }
         }
-        assertEquals(out * in + 4L * out * 4, q.bytes());
+        int tiles = (out + 3) / 4, lanes = q.lanes;
+        int int8Cols = (in + 4 * lanes - 1) / (4 * lanes) * 4 * lanes, bf16Cols = (in + 2 * lanes - 1) / (2 * lanes) * 2 * lanes;
+        assertEquals(4L * tiles * int8Cols + 4L * out * (in / group), q.bytes(), "int8 bytes");
+        assertEquals(2L * 4 * tiles * bf16Cols, b.bytes(), "bf16 bytes");
     }
 
     @Test
