@@ -23,7 +23,7 @@ public final class Dtos {
     public record ModelList(List<ModelView> data) {}
 
     public record ModelView(String id, String architecture, long parameters, int layers, int vocabSize,
-                            long stateBytes, String dtype, String weightsDtype, String device, String fingerprint,
+                            long stateBytes, String dtype, String weightsDtype, String serveDtype, String device, String fingerprint,
                             String tokenizer, @JsonProperty("default") boolean isDefault, String description) {}
 
     public record TokenizeRequest(String model, String text) {}

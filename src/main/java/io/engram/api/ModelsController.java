@@ -33,7 +33,7 @@ public class ModelsController {
     private ModelView view(LoadedModel m) {
         var net = m.model();
         return new ModelView(m.id(), m.architecture(), net.parameters(), net.layers(), net.vocabSize(),
-                net.stateBytes(), "float32", m.weightsDtype(), m.device(), m.fingerprint(), m.tokenizerKind(),
+                net.stateBytes(), "float32", m.weightsDtype(), m.serveDtype(), m.device(), m.fingerprint(), m.tokenizerKind(),
                 m.id().equals(models.defaultId()), m.description());
     }
 

@@ -11,11 +11,13 @@ import io.engram.tokenizer.Tokenizer;
  * @param fingerprint {@code sha256:<hex>} over config.json and the weight files' bytes; two servers with the same
  *                    files agree on it, and state ids are derived from it
  * @param weightsDtype the dtype the checkpoint was stored in (weights are computed in float32)
+ * @param serveDtype   the format the CPU decode kernels read the large matrices in ({@code float32}, {@code bfloat16},
+ *                     {@code int8}; README, "Served weight formats")
  * @param description  a human note, e.g. that a demo model has random weights
  * @param chatTemplate how {@code /v1/chat/completions} renders messages for this model
  */
 public record LoadedModel(String id, LanguageModel model, Tokenizer tokenizer, String tokenizerKind,
-                          String fingerprint, String weightsDtype, String device, String description,
+                          String fingerprint, String weightsDtype, String serveDtype, String device, String description,
                           ChatTemplate chatTemplate)
         implements AutoCloseable {
 

@@ -176,7 +176,7 @@ public final class ModelDirectory {
                 default -> throw new CheckpointException("model '" + id + "': architecture '" + config.architecture()
                         + "' is not supported by this build yet");
             };
-            return new LoadedModel(id, model, tokenizer, config.tokenizer(), fingerprint, dtype,
+            return new LoadedModel(id, model, tokenizer, config.tokenizer(), fingerprint, dtype, serve.id,
                     options.device().isGpu() ? "cuda:" + options.device().getDeviceId() : "cpu", config.description(),
                     config.chatTemplate());
         }

@@ -68,6 +68,7 @@ class ApiTest {
         assertEquals(2 * (64 + 4 * 16 * 16 + 64) * 4, m.get("state_bytes").asLong());
         assertTrue(m.get("fingerprint").asText().matches("sha256:[0-9a-f]{64}"));
         assertEquals("bytes", m.get("tokenizer").asText());
+        assertEquals("float32", m.get("serve_dtype").asText());
         assertTrue(m.get("default").asBoolean());
     }
 

@@ -1,5 +1,6 @@
 package io.engram.model;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,6 +23,8 @@ class ServeDtypeStartupTest {
         try (TestApp app = TestApp.start(tmp, "engram.serve-dtype=bfloat16", "engram.models.m.serve-dtype=int8")) {
             Rwkv7Model model = (Rwkv7Model) app.bean(ModelRegistry.class).find("m").orElseThrow().model();
             assertTrue(model.serveDtype() == io.engram.weights.ServeDtype.INT8, "per-model wins: " + model.serveDtype());
+            assertEquals("int8", app.http().get("/v1/models").json().get("data").get(0).get("serve_dtype").asText(),
+                    "/v1/models says which format decode reads");
         }
     }
 
