@@ -1,7 +1,6 @@
 package io.engram.model.rwkv7;
 
 import static io.engram.testsupport.Fixtures.ints;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,9 +18,12 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Weights off the Java heap serve the same numbers as Java arrays, on the oracle checkpoint
  * ({@code shared/oracle/rwkv7_a}), in every served format: priming through libtorch (a prompt longer than the Java
  * kernels' rows, so the GEMMs read the off-heap float32 in place or the widened scratch), single-stream decode and
- * a batched step. float32 must match exactly: both storages run the same kernels on the same values in the same
- * order. bfloat16 and int8 go through the block path off the heap (widened rows, then the float32 micro-kernel),
- * which rounds differently from the in-register one-row kernels; their bound is 1e-5 of the logit range.
+ * a batched step. float32 must agree to 1e-6 of the logit range (a few ulps): both storages run the same kernels
+ * on the same values, but from different call sites, and the Vector API sums a vector's lanes in another order in
+ * interpreted than in compiled code, so until both sites are compiled the same product can differ in its last bit
+ * (seen: 0.5881783 against 0.58817834). A wrong weight or offset moves the logits by orders of magnitude more.
+ * bfloat16 and int8 go through the block path off the heap (widened rows, then the float32 micro-kernel), which
+ * rounds differently from the in-register one-row kernels; their bound is 1e-5 of the logit range.
  */
 class OffHeapWeightsTest {
 
@@ -56,16 +58,13 @@ class OffHeapWeightsTest {
     }
 
     private static void same(ServeDtype dtype, float[] a, float[] b, String what) {
-        if (dtype == ServeDtype.FLOAT32) {
-            assertArrayEquals(a, b, what + ": float32 off the heap must be bit-identical");
-            return;
-        }
         double range = 0, worst = 0;
         for (int i = 0; i < a.length; i++) {
             range = Math.max(range, Math.abs(a[i]));
             worst = Math.max(worst, Math.abs(a[i] - b[i]));
         }
-        assertTrue(worst <= 1e-5 * range, what + ": " + dtype + " off the heap differs by " + worst + " (range " + range + ")");
+        double bound = (dtype == ServeDtype.FLOAT32 ? 1e-6 : 1e-5) * range;
+        assertTrue(worst <= bound, what + ": " + dtype + " off the heap differs by " + worst + " (range " + range + ")");
     }
 
     private static int argmax(float[] a) {
