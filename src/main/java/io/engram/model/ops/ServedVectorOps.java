@@ -193,32 +193,12 @@ final class ServedVectorOps {
      * storage order, one stream. Same contract otherwise.
      */
     static boolean widenTile(ServedMatrix w, int o, float[] dst) {
-        if (w.lanes != L || w.dtype == ServeDtype.FLOAT32) return false;
-        int in = w.in, tile = w.blockAt(o, 0);
-        if (w.dtype == ServeDtype.BFLOAT16) {
-            int blocks = in / (2 * L);
-            for (int b = 0; b < blocks; b++) {
-                for (int r = 0; r < 4; r++) {
-                    IntVector wv = ints(w.words, w.data, tile + b * 4 * L + r * L);
-                    low(wv).intoArray(dst, r * in + b * 2 * L);
-                    high(wv).intoArray(dst, r * in + b * 2 * L + L);
-                }
-            }
-            for (int r = 0; r < 4; r++) {
-                for (int i = blocks * 2 * L; i < in; i++) dst[r * in + i] = w.get(o + r, i);
-            }
-            return true;
+        if (!widens(w)) return false;
+        int in = w.in, cols = blockColumns(w);
+        for (int b = 0; b < in / cols; b++) {
+            for (int r = 0; r < 4; r++) widenBlock(w, o + r, b, dst, r * in + b * cols);
         }
-        int block = 4 * L;
-        if (w.group % block != 0) return false;
-        int perGroup = w.group / block;
-        for (int b = 0; b < in / block; b++) {
-            for (int r = 0; r < 4; r++) {
-                FloatVector s = FloatVector.broadcast(S, w.scales[(o + r) * w.groups + b / perGroup]);
-                IntVector v = ints(w.words, w.data, tile + b * 4 * L + r * L);
-                for (int c = 0; c < 4; c++) byteOf(v, c).mul(s).intoArray(dst, r * in + b * block + c * L);
-            }
-        }
+        for (int r = 0; r < 4; r++) widenTail(w, o + r, dst, r * in);
         return true;
     }
 
@@ -229,26 +209,37 @@ final class ServedVectorOps {
      * writes nothing.
      */
     static boolean widenRow(ServedMatrix w, int o, float[] dst, int at) {
-        if (w.lanes != L) return false;
-        int in = w.in, row = w.blockAt(o, 0);
-        if (w.dtype == ServeDtype.BFLOAT16) {
-            int blocks = in / (2 * L);
-            for (int b = 0; b < blocks; b++) {
-                IntVector wv = ints(w.words, w.data, row + b * 4 * L);
-                low(wv).intoArray(dst, at + b * 2 * L);
-                high(wv).intoArray(dst, at + b * 2 * L + L);
-            }
-            for (int i = blocks * 2 * L; i < in; i++) dst[at + i] = w.get(o, i);
-            return true;
-        }
-        int block = 4 * L;
-        if (w.dtype != ServeDtype.INT8 || w.group % block != 0) return false;
-        int perGroup = w.group / block;
-        for (int b = 0; b < in / block; b++) {
-            FloatVector s = FloatVector.broadcast(S, w.scales[o * w.groups + b / perGroup]);
-            IntVector v = ints(w.words, w.data, row + b * 4 * L);
-            for (int c = 0; c < 4; c++) byteOf(v, c).mul(s).intoArray(dst, at + b * block + c * L);
-        }
+        if (!widens(w)) return false;
+        int cols = blockColumns(w);
+        for (int b = 0; b < w.in / cols; b++) widenBlock(w, o, b, dst, at + b * cols);
+        widenTail(w, o, dst, at);
         return true;
+    }
+
+    /** Whether {@code w} has a vector form: bf16, or int8 whose groups are whole blocks. */
+    private static boolean widens(ServedMatrix w) {
+        return w.lanes == L && (w.dtype == ServeDtype.BFLOAT16 || w.dtype == ServeDtype.INT8 && w.group % (4 * L) == 0);
+    }
+
+    /** Columns in one block: 2L in bf16, 4L in int8. */
+    private static int blockColumns(ServedMatrix w) {
+        return (w.dtype == ServeDtype.INT8 ? 4 : 2) * L;
+    }
+
+    /** Block {@code b} of weight row {@code o} as floats into {@code dst[to ..]}: one int vector load. */
+    private static void widenBlock(ServedMatrix w, int o, int b, float[] dst, int to) {
+        IntVector v = ints(w.words, w.data, w.blockAt(o, b));
+        if (w.dtype == ServeDtype.BFLOAT16) {
+            low(v).intoArray(dst, to);
+            high(v).intoArray(dst, to + L);
+            return;
+        }
+        FloatVector s = FloatVector.broadcast(S, w.scales[o * w.groups + b * 4 * L / w.group]);
+        for (int c = 0; c < 4; c++) byteOf(v, c).mul(s).intoArray(dst, to + c * L);
+    }
+
+    /** The columns of row {@code o} past its last full block (bf16 only: int8 rows here are whole blocks), one at a time. */
+    private static void widenTail(ServedMatrix w, int o, float[] dst, int at) {
+        for (int i = w.in / blockColumns(w) * blockColumns(w); i < w.in; i++) dst[at + i] = w.get(o, i);
     }
 }
