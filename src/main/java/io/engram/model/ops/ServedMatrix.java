@@ -21,7 +21,9 @@ import java.nio.IntBuffer;
  *             column {@code h + j} in its high half ({@code w << 16} and {@code w & 0xFFFF0000}).</li>
  *         <li>int8: one signed byte per weight, {@code w = q * scale}, one float32 scale per {@link #group} columns
  *             (symmetric: {@code scale = max|w| / 127} over the group, round to nearest). A block is {@code 4h}
- *             columns; byte {@code k} of int {@code j} holds column {@code k·h + j} ({@code (w << 24 - 8k) >> 24}).</li>
+ *             columns in order: byte {@code k} (little-endian) of int {@code j} holds column {@code 4j + k}, so a
+ *             quarter of a block ({@code h/4} ints) is {@code h} consecutive bytes, which one sign-extending
+ *             conversion widens into a float vector (docs/PERFORMANCE.md, "int8 widened by conversion").</li>
  *       </ul>
  *       Rows are stored in tiles of four: block {@code b} of a tile is block {@code b} of its rows 0..3, one after
  *       the other. A kernel pass over four rows then reads one contiguous stream instead of four short ones, which
@@ -183,13 +185,10 @@ public final class ServedMatrix {
         }
     }
 
-    /** One int8 row in its packing, block after block: byte {@code k} of int {@code j} is column {@code k·h + j}. */
+    /** One int8 row in its packing: the bytes in column order, four to an int, the first in the low byte. */
     private static void packInt8(byte[] q, int in, int h, int[] words) {
         java.util.Arrays.fill(words, 0);
-        for (int i = 0; i < in; i++) {
-            int b = i / (4 * h), c = i - b * 4 * h;
-            words[b * h + c % h] |= (q[i] & 0xFF) << (8 * (c / h));
-        }
+        for (int i = 0; i < in; i++) words[i >> 2] |= (q[i] & 0xFF) << (8 * (i & 3));
     }
 
     /** int8 of {@code w[from, from+n)} in groups of {@code group} into {@code q[qo..]} and {@code s[so..]}. */
@@ -253,7 +252,7 @@ public final class ServedMatrix {
             }
             case INT8 -> {
                 int h = lanes, b = i / (4 * h), c = i - b * 4 * h;
-                yield (byte) (word(blockAt(o, b) + c % h) >> (8 * (c / h))) * scales[o * groups + i / group];
+                yield (byte) (word(blockAt(o, b) + (c >> 2)) >> (8 * (c & 3))) * scales[o * groups + i / group];
             }
         };
     }

@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /** Vector API loops over {@link ServedMatrix} formats. Only loaded when {@link CpuKernels#VECTOR_API} is true. */
@@ -14,6 +15,12 @@ final class ServedVectorOps {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
     private static final int L = S.length();
+    /** Whether {@link #bytes} has a vector form: L int8 weights are L/4 ints, which needs L to be a multiple of 4. */
+    private static final boolean INT8_VECTORS = L % 4 == 0;
+    /** L/4 ints: a quarter of an int8 block (L weights) as one vector shape of 64 bits or more; with 4 lanes, one int does not fill one. */
+    private static final VectorSpecies<Integer> SQ = L >= 8 ? VectorSpecies.of(int.class, VectorShape.forBitSize(8 * L)) : SI;
+    /** 4 lanes: the left shifts that put byte k of one broadcast int at the top of lane k. */
+    private static final IntVector BYTE_SHIFTS = L == 4 ? IntVector.fromArray(SI, new int[] {24, 16, 8, 0}, 0) : null;
     private static final int HIGH = 0xFFFF0000;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
@@ -120,21 +127,28 @@ final class ServedVectorOps {
         }
     }
 
-    /** Byte {@code k} of every lane of {@code w}, sign-extended, as floats: column {@code k·L + lane} of an int8 block. */
-    private static FloatVector byteOf(IntVector w, int k) {
-        IntVector b = k == 3 ? w.lanewise(VectorOperators.ASHR, 24)
-                : w.lanewise(VectorOperators.LSHL, 24 - 8 * k).lanewise(VectorOperators.ASHR, 24);
-        return (FloatVector) b.convert(VectorOperators.I2F, 0);
+    /**
+     * L int8 weights from int {@code at} of a packed matrix ({@code L/4} ints, the bytes in column order),
+     * sign-extended to floats by one conversion ({@code vpmovsxbd} + {@code vcvtdq2ps} on x86).
+     */
+    private static FloatVector bytes(int[] q, ByteBuffer d, int at) {
+        if (L == 4) {                                         // 128-bit vectors: one int, its bytes shifted into lanes
+            IntVector v = IntVector.broadcast(SI, d != null ? d.getInt(4 * at) : q[at]);
+            return (FloatVector) v.lanewise(VectorOperators.LSHL, BYTE_SHIFTS).lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0);
+        }
+        IntVector v = d != null ? IntVector.fromByteBuffer(SQ, d, 4 * at, ORDER) : IntVector.fromArray(SQ, q, at);
+        return (FloatVector) v.reinterpretAsBytes().convertShape(VectorOperators.B2F, S, 0);
     }
 
     /**
      * {@code y[yo + o] = W[o,:] . x[xo..]} for int8 weight rows {@code [from, to)}, heap or off-heap: one tile of
      * four rows per pass, read as one stream ({@link ServedMatrix}'s layout); each block of {@code 4L} columns is
-     * four int loads and sixteen shift-and-convert-and-FMA steps, and each group's sum is scaled once.
+     * sixteen widening loads and FMAs, and each group's sum is scaled once.
      */
     static void int8Rows(ServedMatrix w, float[] x, int xo, float[] y, int yo, int from, int to) {
-        int g = w.group, groups = w.groups, block = 4 * L;
-        if (w.lanes != L || g % block != 0) {                  // groups that are not whole blocks: scalar
+        int g = w.group, groups = w.groups, block = 4 * L, q4 = L / 4;
+        if (!INT8_VECTORS || w.lanes != L || g % block != 0) {  // groups that are not whole blocks: scalar
             scalarRows(w, x, xo, y, yo, from, to);
             return;
         }
@@ -151,13 +165,13 @@ final class ServedVectorOps {
                 FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
                 for (int b = k * blocksPerGroup; b < (k + 1) * blocksPerGroup; b++) {
                     int at = tile + b * 4 * L, xi = xo + b * block;     // block b of rows 0..3, L ints each
-                    IntVector w0 = ints(q, d, at), w1 = ints(q, d, at + L), w2 = ints(q, d, at + 2 * L), w3 = ints(q, d, at + 3 * L);
-                    for (int c = 0; c < 4; c++) {
+                    for (int c = 0; c < 4; c++) {                          // quarter c: columns [cL, cL+L) of the block
                         FloatVector xv = FloatVector.fromArray(S, x, xi + c * L);
-                        a0 = byteOf(w0, c).fma(xv, a0);
-                        a1 = byteOf(w1, c).fma(xv, a1);
-                        a2 = byteOf(w2, c).fma(xv, a2);
-                        a3 = byteOf(w3, c).fma(xv, a3);
+                        int qc = at + c * q4;
+                        a0 = bytes(q, d, qc).fma(xv, a0);
+                        a1 = bytes(q, d, qc + L).fma(xv, a1);
+                        a2 = bytes(q, d, qc + 2 * L).fma(xv, a2);
+                        a3 = bytes(q, d, qc + 3 * L).fma(xv, a3);
                     }
                 }
                 t0 = a0.fma(FloatVector.broadcast(S, sc[s0 + k]), t0);
@@ -218,7 +232,8 @@ final class ServedVectorOps {
 
     /** Whether {@code w} has a vector form: bf16, or int8 whose groups are whole blocks. */
     private static boolean widens(ServedMatrix w) {
-        return w.lanes == L && (w.dtype == ServeDtype.BFLOAT16 || w.dtype == ServeDtype.INT8 && w.group % (4 * L) == 0);
+        return w.lanes == L && (w.dtype == ServeDtype.BFLOAT16
+                || w.dtype == ServeDtype.INT8 && INT8_VECTORS && w.group % (4 * L) == 0);
     }
 
     /** Columns in one block: 2L in bf16, 4L in int8. */
@@ -226,16 +241,17 @@ final class ServedVectorOps {
         return (w.dtype == ServeDtype.INT8 ? 4 : 2) * L;
     }
 
-    /** Block {@code b} of weight row {@code o} as floats into {@code dst[to ..]}: one int vector load. */
+    /** Block {@code b} of weight row {@code o} as floats into {@code dst[to ..]}: one int vector load (bf16) or four widening ones (int8). */
     private static void widenBlock(ServedMatrix w, int o, int b, float[] dst, int to) {
-        IntVector v = ints(w.words, w.data, w.blockAt(o, b));
+        int at = w.blockAt(o, b);
         if (w.dtype == ServeDtype.BFLOAT16) {
+            IntVector v = ints(w.words, w.data, at);
             low(v).intoArray(dst, to);
             high(v).intoArray(dst, to + L);
             return;
         }
         FloatVector s = FloatVector.broadcast(S, w.scales[o * w.groups + b * 4 * L / w.group]);
-        for (int c = 0; c < 4; c++) byteOf(v, c).mul(s).intoArray(dst, to + c * L);
+        for (int c = 0; c < 4; c++) bytes(w.words, w.data, at + c * L / 4).mul(s).intoArray(dst, to + c * L);
     }
 
     /** The columns of row {@code o} past its last full block (bf16 only: int8 rows here are whole blocks), one at a time. */
