@@ -56,6 +56,9 @@ class SecurityApiTest {
                 "engram.security.api-keys-file=" + keyFile,
                 "engram.security.rate-limit.tenants.burst.requests-per-second=3",
                 "engram.security.rate-limit.tenants.frugal.tokens-per-minute=60",
+                // alice makes most of this class's calls and must never meet the default 50/s (0 = off): a fast machine
+                // running the malformed-body and limit tests back to back would otherwise see her 429 before routing
+                "engram.security.rate-limit.tenants.alice.requests-per-second=0",
                 "engram.security.cors.allowed-origins=https://app.example",
                 "engram.limits.max-body-bytes=65536",
                 "engram.limits.max-tokens=32",
