@@ -199,15 +199,20 @@ public final class ModelDirectory {
         };
     }
 
+    /** Which weights a served format rounds: "2" since the LoRA matrices (64 wide or more) are served too, not only the large ones. */
+    static final String SERVED_REVISION = "2";
+
     /** {@code sha256:} of config.json followed by every weight file (sorted by name), each prefixed by its name. */
     static String fingerprint(Path config, List<Path> weightFiles) throws IOException {
         return fingerprint(config, weightFiles, ServeDtype.FLOAT32);
     }
 
     /**
-     * As {@link #fingerprint(Path, List)}, followed by {@code "serve_dtype" 0 <format>} when the model is served in
-     * another format than float32: priming and decode then compute with the served weights, so its states differ
-     * from float32's and must not share their ids (a float32 model's fingerprint is unchanged).
+     * As {@link #fingerprint(Path, List)}, followed by {@code "serve_dtype" 0 <format> 0 <revision>} when the model
+     * is served in another format than float32: priming and decode then compute with the served weights, so its
+     * states differ from float32's and must not share their ids (a float32 model's fingerprint is unchanged). The
+     * revision changes whenever what a format rounds changes ({@link #SERVED_REVISION}), so states made under
+     * another rounding are not taken for this one's.
      */
     static String fingerprint(Path config, List<Path> weightFiles, ServeDtype serve) throws IOException {
         MessageDigest md;
@@ -231,6 +236,8 @@ public final class ModelDirectory {
             md.update("serve_dtype".getBytes(java.nio.charset.StandardCharsets.UTF_8));
             md.update((byte) 0);
             md.update(serve.id.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            md.update((byte) 0);
+            md.update(SERVED_REVISION.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
         return "sha256:" + HexFormat.of().formatHex(md.digest());
     }

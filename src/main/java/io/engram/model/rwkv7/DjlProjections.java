@@ -61,16 +61,17 @@ final class DjlProjections implements Rwkv7Projections {
         for (int l = 0; l < layers.length; l++) {
             Rwkv7Weights.Layer w = weights.layers[l];
             Layer d = layers[l] = new Layer();
-            d.w1 = Nd.upload(manager, w.w1, c, cfg.decayLora());
-            d.w2 = Nd.upload(manager, w.w2, cfg.decayLora(), c);
-            d.a1 = Nd.upload(manager, w.a1, c, cfg.aLora());
-            d.a2 = Nd.upload(manager, w.a2, cfg.aLora(), c);
+            // the LoRAs with the decode kernels' values (widened where they are served), so priming agrees with decode
+            d.w1 = Nd.upload(manager, host.loraDown(HostProjections.LORA_W, l), c, cfg.decayLora());
+            d.w2 = Nd.upload(manager, host.loraUp(HostProjections.LORA_W, l), cfg.decayLora(), c);
+            d.a1 = Nd.upload(manager, host.loraDown(HostProjections.LORA_A, l), c, cfg.aLora());
+            d.a2 = Nd.upload(manager, host.loraUp(HostProjections.LORA_A, l), cfg.aLora(), c);
             if (w.v1 != null) {
-                d.v1 = Nd.upload(manager, w.v1, c, cfg.valueLora());
-                d.v2 = Nd.upload(manager, w.v2, cfg.valueLora(), c);
+                d.v1 = Nd.upload(manager, host.loraDown(HostProjections.LORA_V, l), c, cfg.valueLora());
+                d.v2 = Nd.upload(manager, host.loraUp(HostProjections.LORA_V, l), cfg.valueLora(), c);
             }
-            d.g1 = Nd.upload(manager, w.g1, c, cfg.gateLora());
-            d.g2 = Nd.upload(manager, w.g2, cfg.gateLora(), c);
+            d.g1 = Nd.upload(manager, host.loraDown(HostProjections.LORA_G, l), c, cfg.gateLora());
+            d.g2 = Nd.upload(manager, host.loraUp(HostProjections.LORA_G, l), cfg.gateLora(), c);
             ServedMatrix[] large = d.large = host.large(l);
             for (int i = 0; i < large.length; i++) {
                 ByteBuffer f32 = large[i].float32Buffer();
