@@ -30,6 +30,12 @@ final class Rwkv7Cpu implements AutoCloseable {
     private final Rwkv7Projections batched;
     private final Rwkv7Activations z;
     private final float[] lnOut;
+    /**
+     * The head's output for several rows ({@code [n, V]}), reused from step to step: allocated per step it was
+     * 4 MB for 16 rows, a humongous object for G1 (over half a region) that started a collection cycle every few
+     * seconds under batched decode; each row is copied out into an array of its own, which its sequence keeps.
+     */
+    private float[] headOut = new float[0];
     /** {@code emb.weight [V,C]} (float32, or bfloat16 when that is the served format) and one row of it. */
     private final io.engram.model.ops.ServedMatrix emb;
     private final float[] embRow;
@@ -141,10 +147,15 @@ final class Rwkv7Cpu implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             layerNorm(z.x, rows[i] * c, c, wt.lnOutW, 0, wt.lnOutB, 0, LN_EPS, lnOut, i * c);
         }
-        float[] all = new float[n * vocab];
-        io.engram.model.ops.ServedKernels.matVecs(new io.engram.model.ops.ServedKernels.Job(host.head(), lnOut, 0, all, 0, n));
         float[][] out = new float[n][];
-        for (int i = 0; i < n; i++) out[i] = n == 1 ? all : java.util.Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab);
+        if (n == 1) {                                          // decode of one sequence: straight into its array
+            out[0] = new float[vocab];
+            io.engram.model.ops.ServedKernels.matVecs(new io.engram.model.ops.ServedKernels.Job(host.head(), lnOut, 0, out[0], 0, 1));
+            return out;
+        }
+        if (headOut.length < n * vocab) headOut = new float[n * vocab];
+        io.engram.model.ops.ServedKernels.matVecs(new io.engram.model.ops.ServedKernels.Job(host.head(), lnOut, 0, headOut, 0, n));
+        for (int i = 0; i < n; i++) out[i] = java.util.Arrays.copyOfRange(headOut, i * vocab, (i + 1) * vocab);
         return out;
     }
 
