@@ -18,6 +18,14 @@ public final class ServedKernels {
     private static final int BLOCK_ROWS = 4;
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 
+    /**
+     * Bytes of weights in one block of a one-row product ({@code -Dengram.cpu.block-bytes}): each block is one
+     * sequential read, and the two threads of a team take neighbouring blocks. At 32 rows per block, whatever the
+     * format, an int8 block was 24 KB and the int8 head product [65536,768] took 2.8 ms; blocks of 192 KB to
+     * 1.5 MB read it in 1.2-1.5 ms (docs/PERFORMANCE.md, "One-row blocks sized in bytes").
+     */
+    static final int BLOCK_BYTES = Integer.getInteger("engram.cpu.block-bytes", 384 * 1024);
+
     private ServedKernels() {}
 
     /** One product: {@code y[yo + r*out ..] = W x[xo + r*in ..]} for input rows {@code r < rows}. */
@@ -31,6 +39,7 @@ public final class ServedKernels {
             widest = Math.max(widest, j.w().in);
         }
         int grain = Math.max(4, 32 * 768 / widest / 4 * 4);
+        if (jobs.length > 0 && jobs[0].rows() == 1) grain = oneRowGrain(jobs, total);
         CpuTeam.forRange(total, grain, (from, to) -> {
             int base = 0;
             for (Job j : jobs) {
@@ -39,6 +48,18 @@ public final class ServedKernels {
                 base += j.w().out;
             }
         });
+    }
+
+    /**
+     * Rows per block of a one-row pass: {@link #BLOCK_BYTES} of the widest-stored row, but at least four blocks per
+     * thread so that the team stays balanced on small products (a multiple of 4: one tile).
+     */
+    static int oneRowGrain(Job[] jobs, int total) {
+        long rowBytes = 1;
+        for (Job j : jobs) rowBytes = Math.max(rowBytes, j.w().bytes() / Math.max(1, j.w().out));
+        long byBytes = BLOCK_BYTES / rowBytes;
+        long balanced = total / (4L * CpuTeam.THREADS);
+        return (int) Math.max(4, Math.min(byBytes, balanced) / 4 * 4);
     }
 
     /** Weight rows {@code [from, to)} of one product. */
