@@ -38,8 +38,7 @@ public final class ServedKernels {
             total += j.w().out;
             widest = Math.max(widest, j.w().in);
         }
-        int grain = Math.max(4, 32 * 768 / widest / 4 * 4);
-        if (jobs.length > 0 && jobs[0].rows() == 1) grain = oneRowGrain(jobs, total);
+        int grain = jobs.length > 0 && jobs[0].rows() == 1 ? oneRowGrain(jobs, total) : Math.max(4, 32 * 768 / widest / 4 * 4);
         CpuTeam.forRange(total, grain, (from, to) -> {
             int base = 0;
             for (Job j : jobs) {

@@ -66,10 +66,7 @@ final class HostProjections implements Rwkv7Projections {
         ffnKey = new ServedMatrix[n]; ffnValue = new ServedMatrix[n];
         for (int l = 0; l < n; l++) {
             Rwkv7Weights.Layer p = layers[l];
-            lora(LORA_W, l, p.w1, p.w2, cfg.decayLora());
-            lora(LORA_A, l, p.a1, p.a2, cfg.aLora());
-            if (p.v1 != null) lora(LORA_V, l, p.v1, p.v2, cfg.valueLora());
-            lora(LORA_G, l, p.g1, p.g2, cfg.gateLora());
+            for (int i = 0; i < 4; i++) if (i != LORA_V || p.v1 != null) lora(i, l);
             wR[l] = ServedMatrix.build(Rwkv7Weights.rows(p.wR), c, c, dtype, memory);
             wK[l] = ServedMatrix.build(Rwkv7Weights.rows(p.wK), c, c, dtype, memory);
             wV[l] = ServedMatrix.build(Rwkv7Weights.rows(p.wV), c, c, dtype, memory);
@@ -86,11 +83,11 @@ final class HostProjections implements Rwkv7Projections {
     }
 
     /** LoRA {@code i} of layer {@code l}: {@code x @ m1 @ m2} with {@code m1 [C,D]}, {@code m2 [D,C]}. */
-    private void lora(int i, int l, float[] m1, float[] m2, int d) {
-        int c = cfg.dim();
-        down[i][l] = ServedMatrix.of(transpose(m1, c, d), d, c, dtype);                  // [D,C]: in = C
+    private void lora(int i, int l) {
+        int c = cfg.dim(), d = loraWidth(i);
+        down[i][l] = ServedMatrix.of(transpose(checkpointLora(i, l, true), c, d), d, c, dtype);      // [D,C]: in = C
         if (dtype != ServeDtype.FLOAT32 && d % ServeDtype.INT8_GROUP == 0) {
-            up[i][l] = ServedMatrix.of(transpose(m2, d, c), c, d, dtype);                // [C,D]: in = D
+            up[i][l] = ServedMatrix.of(transpose(checkpointLora(i, l, false), d, c), c, d, dtype);   // [C,D]: in = D
         }
     }
 
@@ -101,19 +98,34 @@ final class HostProjections implements Rwkv7Projections {
      */
     float[] loraDown(int i, int l) {
         ServedMatrix m = down[i][l];
-        return m == null ? null : transpose(m.dequantize(), m.out, m.in);
+        if (m == null || m.dtype == ServeDtype.FLOAT32) return checkpointLora(i, l, true);
+        return transpose(m.dequantize(), m.out, m.in);
     }
 
     /** As {@link #loraDown}, for the up-projection ({@code m2 [D,C]}). */
     float[] loraUp(int i, int l) {
-        Rwkv7Weights.Layer p = layers[l];
         ServedMatrix m = up[i][l];
-        if (m != null) return transpose(m.dequantize(), m.out, m.in);
+        return m == null ? checkpointLora(i, l, false) : transpose(m.dequantize(), m.out, m.in);
+    }
+
+    /** The checkpoint's float32 {@code m1} (down) or {@code m2} (up) of LoRA {@code i}, layer {@code l}. */
+    private float[] checkpointLora(int i, int l, boolean downProjection) {
+        Rwkv7Weights.Layer p = layers[l];
         return switch (i) {
-            case LORA_W -> p.w2;
-            case LORA_A -> p.a2;
-            case LORA_V -> p.v2;
-            default -> p.g2;
+            case LORA_W -> downProjection ? p.w1 : p.w2;
+            case LORA_A -> downProjection ? p.a1 : p.a2;
+            case LORA_V -> downProjection ? p.v1 : p.v2;
+            default -> downProjection ? p.g1 : p.g2;
+        };
+    }
+
+    /** LoRA {@code i}'s width D. */
+    private int loraWidth(int i) {
+        return switch (i) {
+            case LORA_W -> cfg.decayLora();
+            case LORA_A -> cfg.aLora();
+            case LORA_V -> cfg.valueLora();
+            default -> cfg.gateLora();
         };
     }
 
@@ -137,8 +149,7 @@ final class HostProjections implements Rwkv7Projections {
 
     @Override
     public void timeMixIn(int l, int t, Rwkv7Activations z) {
-        Rwkv7Weights.Layer p = layers[l];
-        int c = cfg.dim(), dw = cfg.decayLora(), da = cfg.aLora(), dv = cfg.valueLora(), dg = cfg.gateLora();
+        int c = cfg.dim(), dw = cfg.decayLora(), dg = cfg.gateLora();
         boolean valueLora = l > 0;
         Job r = new Job(wR[l], z.xr, 0, z.r, 0, t);
         Job k = new Job(wK[l], z.xk, 0, z.k, 0, t);
@@ -154,19 +165,18 @@ final class HostProjections implements Rwkv7Projections {
         CpuKernels.tanh(loraW, 0, t * dw);
         CpuKernels.sigmoid(loraG, 0, t * dg);
         // the up-projections: served ones as rows of one pass, float32 ones split by output column
-        ServedMatrix upW = up[LORA_W][l], upA = up[LORA_A][l], upG = up[LORA_G][l], upV = valueLora ? up[LORA_V][l] : null;
+        float[][] in = {loraW, loraA, loraV, loraG}, out = {z.w, z.a, z.vMix, z.g};   // by LORA_* index
         List<Job> served = new ArrayList<>(4);
-        if (upW != null) served.add(new Job(upW, loraW, 0, z.w, 0, t));
-        if (upA != null) served.add(new Job(upA, loraA, 0, z.a, 0, t));
-        if (upG != null) served.add(new Job(upG, loraG, 0, z.g, 0, t));
-        if (upV != null) served.add(new Job(upV, loraV, 0, z.vMix, 0, t));
+        List<Integer> plain = new ArrayList<>(4);
+        for (int i = 0; i < 4; i++) {
+            if (i == LORA_V && !valueLora) continue;
+            if (up[i][l] != null) served.add(new Job(up[i][l], in[i], 0, out[i], 0, t));
+            else plain.add(i);
+        }
         if (!served.isEmpty()) matVecs(served.toArray(Job[]::new));
-        if (served.size() == (valueLora ? 4 : 3)) return;
+        if (plain.isEmpty()) return;
         CpuTeam.forRange(c, 128, (from, to) -> {
-            if (upW == null) vecMatRowsColumns(loraW, 0, t, p.w2, dw, c, z.w, 0, from, to);
-            if (upA == null) vecMatRowsColumns(loraA, 0, t, p.a2, da, c, z.a, 0, from, to);
-            if (upG == null) vecMatRowsColumns(loraG, 0, t, p.g2, dg, c, z.g, 0, from, to);
-            if (valueLora && upV == null) vecMatRowsColumns(loraV, 0, t, p.v2, dv, c, z.vMix, 0, from, to);
+            for (int i : plain) vecMatRowsColumns(in[i], 0, t, checkpointLora(i, l, false), loraWidth(i), c, out[i], 0, from, to);
         });
     }
 
