@@ -1,8 +1,12 @@
 package io.engram;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
+import ai.djl.ndarray.NDArray;
+import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaMethodCall;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.junit.AnalyzeClasses;
 import com.tngtech.archunit.junit.ArchTest;
@@ -60,4 +64,18 @@ class ArchitectureTest {
             .whereLayer("weights/tokenizer").mayOnlyBeAccessedByLayers("cli", "tools", "app", "api", "inference",
                     "state", "scheduler", "metrics", "model")
             .whereLayer("foundation").mayOnlyAccessLayers("foundation");
+
+    /**
+     * Code that runs under autograd passes constants as tensors ({@code Nd.constant}), never as a {@code Number}:
+     * DJL frees the tensor it wraps a number in as soon as the operation returns, while autograd still holds it for
+     * the backward pass (see {@code Nd.constant}). Comparisons and indexing are not differentiated, but the rule
+     * keeps no exceptions, so that it stays one line to read.
+     */
+    @ArchTest
+    static final ArchRule differentiatedCodePassesNoNumberToNDArrays = noClasses()
+            .that().haveSimpleNameEndingWith("Trainable").or().haveSimpleName("ChunkedWkv").or().haveSimpleName("Trainer")
+            .should().callMethodWhere(DescribedPredicate.describe("an NDArray method taking a Number",
+                    (JavaMethodCall call) -> call.getTarget().getOwner().isAssignableTo(NDArray.class)
+                            && call.getTarget().getRawParameterTypes().stream().anyMatch(t -> t.isEquivalentTo(Number.class))))
+            .because("DJL frees the wrapped number before the backward pass reads it");
 }

@@ -171,6 +171,7 @@ public final class Trainer implements AutoCloseable {
                             + (long) batch.size() * (RecallCorpus.QA_TOKENS - 1);
                     loss = loss.add(composed);
                 }
+                beforeBackward.run();
                 gc.backward(loss);
             }
             float norm = update(lr);
@@ -254,8 +255,9 @@ public final class Trainer implements AutoCloseable {
         }
         float norm = (float) Math.sqrt(sq);
         if (!Float.isFinite(norm)) {
-            // a non-finite gradient (seen rarely with RetNet on the PyTorch CPU engine): skip the update, as mixed-precision
-            // loss scalers do, rather than write NaN into every weight and the moments; counted and reported
+            // a non-finite gradient: skip the update, as mixed-precision loss scalers do, rather than write NaN into every
+            // weight and the moments; counted and reported. (Before 2026-12-08 this came from freed memory read by the
+            // backward pass, see Nd.constant; since that fix it has not been seen, but a diverging run can still meet it.)
             skipped++;
             for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
                 try (NDArray g = e.getValue().getGradient(); NDManager tmp = manager.newSubManager()) {
@@ -265,7 +267,7 @@ public final class Trainer implements AutoCloseable {
                         System.err.printf("%nstep %d: gradient of %s is not finite (NaN: %b, max |g| %s); update skipped%n", step + 1,
                                 e.getKey(), gt.isNaN().any().getBoolean(), gt.abs().max().getFloat());
                     }
-                    g.set(new NDIndex("..."), 0f);
+                    g.set(new NDIndex("..."), tmp.zeros(g.getShape()));
                 }
             }
             return norm;
@@ -282,6 +284,9 @@ public final class Trainer implements AutoCloseable {
         }
         return norm;
     }
+
+    /** Test hook: runs between the forward and the backward pass of every step (a test forces a collection there). */
+    Runnable beforeBackward = () -> {};
 
     /** Test hook: runs after each file of a checkpoint is written, so a test can stop a save between files. */
     Runnable afterEachFile = () -> {};

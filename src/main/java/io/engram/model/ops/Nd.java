@@ -26,6 +26,23 @@ public final class Nd {
         return m.create(t, new Shape(in, out));
     }
 
+    /**
+     * A float constant as a 0-d tensor that libtorch allocates and owns: the way to use a constant in code that is
+     * differentiated ({@code Rwkv7Trainable}, {@code RetNetTrainable}, {@code ChunkedWkv}).
+     *
+     * <p>There, never pass a {@code Number} to {@code mul}, {@code div}, {@code maximum} or any other NDArray
+     * method. DJL's PyTorch engine wraps the number in a tensor over a direct {@code ByteBuffer}, runs the
+     * operation and closes that tensor at once, dropping the last Java reference to the buffer. Autograd keeps the
+     * tensor for the backward pass (the gradient of {@code x * c} is {@code g * c}), so a garbage collection
+     * between forward and backward frees memory that the backward pass then reads. The result is gradients that
+     * differ from run to run, finite or not (found 2026-12-08; docs/COMPOSABLE_MEMORY.md, "Caveats"). A tensor made
+     * here is reference-counted by libtorch, so autograd's reference keeps it alive. {@code ArchitectureTest}
+     * enforces the rule.
+     */
+    public static NDArray constant(NDManager m, float value) {
+        return m.full(new Shape(), value);                                          // [] 0-d, broadcasts
+    }
+
     /** Uploads a host tensor as-is. */
     public static NDArray upload(NDManager m, float[] data, long... shape) {
         return m.create(data, new Shape(shape));

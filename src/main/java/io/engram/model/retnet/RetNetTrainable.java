@@ -10,6 +10,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import io.engram.model.TrainableModel;
+import io.engram.model.ops.Nd;
 import io.engram.weights.CheckpointException;
 import io.engram.weights.HostTensor;
 import io.engram.weights.InMemoryCheckpoint;
@@ -151,7 +152,7 @@ public final class RetNetTrainable implements TrainableModel {
 
         NDArray x = Embedding.embedding(tokens.toType(DataType.INT64, false), p(RetNetSchema.EMBED),
                 SparseFormat.DENSE).singletonOrThrow();                                    // [B,T,D]
-        if (!cfg.noScaleEmbedding()) x = x.mul(cfg.embedScale());
+        if (!cfg.noScaleEmbedding()) x = x.mul(Nd.constant(m, cfg.embedScale()));          // constants as tensors: see Nd.constant
         if (cfg.layernormEmbedding()) x = rms(x, p(RetNetSchema.EMBED_NORM));              // [B,T,D]
 
         // the serving model's rotation tables for positions p0..p0+T-1 and decay mask γ^(i-j), i >= j
@@ -192,7 +193,7 @@ public final class RetNetTrainable implements TrainableModel {
 
         NDArray hn = rms(x, p(RetNetSchema.layer(layer, RetNetSchema.RETENTION_NORM)));    // [B,T,D]
         NDArray q = lin(hn, layer, RetNetSchema.Q).reshape(b, n, h, dk).transpose(0, 2, 1, 3); // [B,H,T,dk]
-        NDArray k = lin(hn, layer, RetNetSchema.K).mul((float) Math.pow(dk, -0.5))
+        NDArray k = lin(hn, layer, RetNetSchema.K).mul(Nd.constant(m, (float) Math.pow(dk, -0.5)))
                 .reshape(b, n, h, dk).transpose(0, 2, 1, 3);                               // [B,H,T,dk]
         NDArray v = lin(hn, layer, RetNetSchema.V).reshape(b, n, h, dv).transpose(0, 2, 1, 3); // [B,H,T,dv]
         NDArray g = lin(hn, layer, RetNetSchema.G);                                        // [B,T,Dv]
@@ -238,9 +239,11 @@ public final class RetNetTrainable implements TrainableModel {
     private NDArray ffn(NDArray x, int layer) {
         NDArray hn = rms(x, p(RetNetSchema.layer(layer, RetNetSchema.FFN_NORM)));          // [B,T,D]
         NDArray a = lin(hn, layer, RetNetSchema.FC1);                                      // [B,T,F]
+        NDManager m = x.getManager();
         a = switch (cfg.activation()) {
             case SWISH -> a.mul(Activation.sigmoid(a));                                       // silu
-            case GELU -> a.mul(a.mul((float) (1 / Math.sqrt(2))).erf().add(1f)).mul(0.5f);   // exact (erf) gelu
+            case GELU -> a.mul(a.mul(Nd.constant(m, (float) (1 / Math.sqrt(2)))).erf().add(Nd.constant(m, 1f)))
+                    .mul(Nd.constant(m, 0.5f));                                              // exact (erf) gelu
             case RELU -> Activation.relu(a);
         };
         return lin(a.mul(lin(hn, layer, RetNetSchema.GATE)), layer, RetNetSchema.FC2);     // [B,T,D]
@@ -253,7 +256,8 @@ public final class RetNetTrainable implements TrainableModel {
 
     /** {@code RmsNorm.apply}: {@code x / sqrt(mean(x²) + eps) · w} over the last axis; w null for the per-head norm. */
     private NDArray rms(NDArray x, NDArray w) {
-        NDArray y = x.div(x.square().mean(new int[] {-1}, true).add(cfg.eps()).sqrt());    // [..., N]
+        NDArray y = x.div(x.square().mean(new int[] {-1}, true)
+                .add(Nd.constant(x.getManager(), cfg.eps())).sqrt());                      // [..., N]
         return w == null ? y : y.mul(w);
     }
 

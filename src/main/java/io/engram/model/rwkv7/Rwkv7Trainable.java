@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.LayerNorm;
 import io.engram.model.TrainableModel;
+import io.engram.model.ops.Nd;
 import io.engram.weights.HostTensor;
 import io.engram.weights.InMemoryCheckpoint;
 import io.engram.weights.RandomTensors;
@@ -201,16 +202,17 @@ public final class Rwkv7Trainable implements TrainableModel {
         NDArray k = linear(xk, block(l, ATT_KEY));                                            // [B,T,C]
         NDArray v = linear(xv, block(l, ATT_VALUE));                                          // [B,T,C]
         NDManager m = x.getManager();
+        NDArray one = Nd.constant(m, 1f);                                                     // constants as tensors: see Nd.constant
         NDArray logW = Activation.sigmoid(xw.matMul(p(l, ATT_W1)).tanh().matMul(p(l, ATT_W2))
                         .add(vec(m, block(l, ATT_W0))))                                       // [B,T,C]
-                .mul(-ChunkedWkv.DECAY_SCALE);                                                // log decay, w in (0.5452, 1)
+                .mul(Nd.constant(m, -ChunkedWkv.DECAY_SCALE));                                // log decay, w in (0.5452, 1)
         NDArray a = Activation.sigmoid(xaa.matMul(p(l, ATT_A1)).matMul(p(l, ATT_A2))
                 .add(vec(m, block(l, ATT_A0))));                                              // [B,T,C]
         NDArray g = Activation.sigmoid(xg.matMul(p(l, ATT_G1))).matMul(p(l, ATT_G2));         // [B,T,C]
 
         NDArray kk = k.mul(vec(m, block(l, ATT_K_K))).reshape(b, t, h, n);                    // [B,T,H,N]
-        kk = kk.div(kk.norm(new int[] {-1}, true).maximum(1e-12f)).reshape(b, t, c);          // [B,T,C] unit per head
-        k = a.sub(1f).mul(vec(m, block(l, ATT_K_A))).add(1f).mul(k);                          // [B,T,C]
+        kk = kk.div(kk.norm(new int[] {-1}, true).maximum(Nd.constant(m, 1e-12f))).reshape(b, t, c); // [B,T,C] unit per head
+        k = a.sub(one).mul(vec(m, block(l, ATT_K_A))).add(one).mul(k);                        // [B,T,C]
 
         NDArray vFirstOut = vFirst;
         if (l == 0) {
