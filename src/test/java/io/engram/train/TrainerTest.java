@@ -8,10 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.engram.weights.Checkpoint;
 import io.engram.weights.Checkpoints;
 import io.engram.weights.HostTensor;
-import java.io.PrintStream;
 import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.lang.ref.WeakReference;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,7 +84,7 @@ class TrainerTest {
         int steps = 4;
         for (String arch : new String[] {"rwkv7", "retnet"}) {
             float[][] norms = new float[2][steps];
-            List<java.util.Map<String, HostTensor>> weights = new java.util.ArrayList<>();
+            List<Map<String, HostTensor>> weights = new ArrayList<>();
             for (int run = 0; run < 2; run++) {
                 try (Trainer t = new Trainer(trivial(arch, Objective.COMPOSABLE, steps, dir.resolve(arch + "-gc" + run)), false)) {
                     t.beforeBackward = TrainerTest::collectAndReuseFreedMemory;
@@ -86,7 +92,7 @@ class TrainerTest {
                     weights.add(t.model().checkpoint());
                 }
             }
-            for (float n : norms[0]) assertTrue(Float.isFinite(n), arch + " gradient norms " + java.util.Arrays.toString(norms[0]));
+            for (float n : norms[0]) assertTrue(Float.isFinite(n), arch + " gradient norms " + Arrays.toString(norms[0]));
             assertArrayEquals(norms[0], norms[1], arch + " gradient norms of two runs from one seed");
             for (String name : weights.get(0).keySet()) {
                 assertArrayEquals(weights.get(0).get(name).toFloatArray(), weights.get(1).get(name).toFloatArray(), arch + " " + name);
@@ -95,20 +101,20 @@ class TrainerTest {
     }
 
     /** Direct buffers filled with NaN, kept until the next call so that they hold the memory a collection freed. */
-    private static List<java.nio.ByteBuffer> reused = List.of();
+    private static List<ByteBuffer> reused = List.of();
 
     /** A full collection, time for the cleaner to free the direct buffers it found, then small buffers reusing them. */
     private static void collectAndReuseFreedMemory() {
-        java.lang.ref.WeakReference<Object> sentinel = new java.lang.ref.WeakReference<>(new Object());
+        WeakReference<Object> sentinel = new WeakReference<>(new Object());
         while (sentinel.get() != null) System.gc();
         try {
             Thread.sleep(20);                                                // java.lang.ref.Cleaner frees on its own thread
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        List<java.nio.ByteBuffer> fill = new java.util.ArrayList<>();
+        List<ByteBuffer> fill = new ArrayList<>();
         for (int i = 0; i < 4096; i++) {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(4 << (i % 4)).order(java.nio.ByteOrder.nativeOrder());
+            ByteBuffer b = ByteBuffer.allocateDirect(4 << (i % 4)).order(ByteOrder.nativeOrder());
             while (b.hasRemaining()) b.putFloat(Float.NaN);
             fill.add(b);
         }
